@@ -1,0 +1,177 @@
+"""Run records: what each run measured, with everything needed to trust and redo it.
+
+A record is one JSON file ``<chapter>/<run_id>.json`` holding the chapter, the parameters, the
+profile, the device, library versions, the git commit, wall time, date and the metrics (a list
+of rows, e.g. one per model). Records are written atomically (temporary file + rename) so a
+crash never leaves half a file.
+
+Writes go to :func:`results_dir`: ``$COMPANION_RESULTS_DIR`` when set (tests and book builds
+set it to a scratch folder, so neither changes the checkout), else ``data/results``. Chapters'
+tables read the committed store ``data/results`` with :func:`load_runs`, so a paper-scale run
+recorded there appears in the book after a rebuild.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from companion.paths import repository_root
+
+_VERSIONED = ("torch", "numpy", "scipy", "pandas", "scikit-learn", "companion")
+
+
+def results_dir() -> Path:
+    """Folder records are written to ($COMPANION_RESULTS_DIR, else data/results)."""
+    if os.environ.get("COMPANION_RESULTS_DIR"):
+        return Path(os.environ["COMPANION_RESULTS_DIR"]).expanduser()
+    return stored_results_dir()
+
+
+def stored_results_dir() -> Path:
+    """The committed store of records that the book's tables read: data/results."""
+    return repository_root() / "data" / "results"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries a result depends on."""
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit() -> str:
+    """The checkout's commit (with "+dirty" when files changed), or "unknown" outside git."""
+    root = repository_root()
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def run_key(chapter: str, params: Mapping[str, Any]) -> str:
+    """A short stable hash of a chapter and its parameters (the same run → the same key)."""
+    text = json.dumps({"chapter": chapter, "params": params}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def record_run(
+    chapter: str,
+    params: Mapping[str, Any],
+    metrics: Sequence[Mapping[str, Any]] | Mapping[str, Any],
+    *,
+    wall_time_s: float,
+    device: str,
+    directory: Path | None = None,
+) -> Path:
+    """Write one run's record and return its path.
+
+    ``metrics`` is one row (a mapping) or several (e.g. one per model); ``params`` are the
+    chapter's resolved parameters, ``profile`` among them.
+    """
+    rows = [dict(metrics)] if isinstance(metrics, Mapping) else [dict(row) for row in metrics]
+    now = datetime.now(timezone.utc)
+    key = run_key(chapter, params)
+    record = {
+        "chapter": chapter,
+        "run_id": f"{now:%Y%m%dT%H%M%S%fZ}-{key}",
+        "key": key,
+        "params": dict(params),
+        "profile": params.get("profile"),
+        "device": device,
+        "versions": library_versions(),
+        "commit": git_commit(),
+        "wall_time_s": round(float(wall_time_s), 3),
+        "date": now.isoformat(timespec="seconds"),
+        "metrics": rows,
+    }
+    folder = (directory or results_dir()) / chapter
+    path = folder / f"{record['run_id']}.json"
+    atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")
+    return path
+
+
+def load_records(chapter: str | None = None, directory: Path | None = None) -> list[dict[str, Any]]:
+    """All records of ``chapter`` (or of every chapter), oldest first."""
+    root = directory or stored_results_dir()
+    pattern = f"{chapter}/*.json" if chapter else "*/*.json"
+    records = []
+    for path in sorted(root.glob(pattern)):
+        try:
+            records.append(json.loads(path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"results record {path} is not valid JSON: {error}") from error
+    return sorted(records, key=lambda record: record["run_id"])
+
+
+def load_runs(chapter: str, directory: Path | None = None) -> pd.DataFrame:
+    """One row per metrics row of every recorded run of ``chapter``, with its parameters.
+
+    Columns: run_id, profile, device, date, commit, wall_time_s, every parameter (prefixed
+    ``param_``) and every metric. Empty (with those bookkeeping columns) when nothing is recorded.
+    """
+    rows = []
+    for record in load_records(chapter, directory):
+        base = {
+            "run_id": record["run_id"],
+            "profile": record["profile"],
+            "device": record["device"],
+            "date": record["date"],
+            "commit": record["commit"],
+            "wall_time_s": record["wall_time_s"],
+        }
+        base.update({f"param_{name}": value for name, value in record["params"].items()})
+        for metric_row in record["metrics"]:
+            rows.append({**base, **metric_row})
+    columns = ["run_id", "profile", "device", "date", "commit", "wall_time_s"]
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
+
+
+class Stopwatch:
+    """Wall time of a block: ``with Stopwatch() as clock: ...; clock.seconds``."""
+
+    def __enter__(self) -> "Stopwatch":
+        self.start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
