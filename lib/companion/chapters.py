@@ -1,0 +1,53 @@
+"""The book's chapters: each has a notebook and a settings module (PROFILES, GRID, settings)."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import pandas as pd
+
+from companion.config import COMMON
+
+#: chapter name → module holding its PROFILES, GRID and settings(); notebook: notebooks/<name>.ipynb
+CHAPTERS: dict[str, str] = {
+    "data": "companion.data.settings",
+    "vlae": "companion.vlae.settings",
+    "splitnet": "companion.splitnet.settings",
+    "vhcr": "companion.vhcr.settings",
+    "ppca": "companion.ppca.settings",
+}
+
+
+def settings_module(chapter: str) -> ModuleType:
+    """The settings module of ``chapter`` (ValueError naming the chapters for an unknown one)."""
+    if chapter not in CHAPTERS:
+        raise ValueError(f"unknown chapter {chapter!r}; chapters: {sorted(CHAPTERS)}")
+    return importlib.import_module(CHAPTERS[chapter])
+
+
+def available_chapters() -> list[str]:
+    """Chapters whose settings module exists in this version of the library."""
+    present = []
+    for chapter in CHAPTERS:
+        try:
+            settings_module(chapter)
+        except ModuleNotFoundError:
+            continue
+        present.append(chapter)
+    return present
+
+
+def parameter_table(chapter: str) -> pd.DataFrame:
+    """Every parameter of ``chapter`` with its value in each profile."""
+    profiles = settings_module(chapter).PROFILES
+    names = list(COMMON[1:]) + [n for n in profiles["cpu"] if n not in COMMON]
+    common_defaults = {"seed": 0, "device": "auto", "data_dir": None}
+    rows = []
+    for name in names:
+        row = {"parameter": name}
+        for profile, values in profiles.items():
+            value = values.get(name, common_defaults.get(name))
+            row[f'profile="{profile}"'] = repr(value)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("parameter")

@@ -1,0 +1,55 @@
+"""Run records: written atomically, read back with their parameters."""
+
+import json
+
+import pytest
+
+from companion import results
+
+
+def test_record_and_load_round_trip(tmp_path):
+    params = {"profile": "cpu", "seed": 1, "steps": 4}
+    path = results.record_run("vlae", params, [{"model": "vae", "log_px": -90.5},
+                                               {"model": "vlae", "log_px": -88.0}],
+                              wall_time_s=1.25, device="cpu", directory=tmp_path)
+    record = json.loads(path.read_text())
+    assert record["params"] == params and record["wall_time_s"] == 1.25
+    assert {"torch", "numpy", "python"} <= set(record["versions"])
+    runs = results.load_runs("vlae", directory=tmp_path)
+    assert runs[["model", "log_px", "param_steps"]].values.tolist() == [["vae", -90.5, 4],
+                                                                        ["vlae", -88.0, 4]]
+
+
+def test_writes_go_to_the_scratch_folder_when_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPANION_RESULTS_DIR", str(tmp_path))
+    path = results.record_run("ppca", {"profile": "cpu"}, {"gap": 0.0}, wall_time_s=0, device="cpu")
+    assert path.parent == tmp_path / "ppca"
+    assert results.results_dir() == tmp_path != results.stored_results_dir()
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_partial_one(tmp_path, monkeypatch):
+    target = tmp_path / "record.json"
+    results.atomic_write_text(target, "old")
+
+    class Boom(RuntimeError):
+        pass
+
+    def failing_fsync(fd):
+        raise Boom("disk full")
+
+    monkeypatch.setattr(results.os, "fsync", failing_fsync)
+    with pytest.raises(Boom):
+        results.atomic_write_text(target, "new" * 1000)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
+
+
+def test_empty_store_gives_an_empty_table(tmp_path):
+    assert results.load_runs("splitnet", directory=tmp_path).empty
+
+
+def test_a_damaged_record_is_named(tmp_path):
+    (tmp_path / "vhcr").mkdir()
+    (tmp_path / "vhcr" / "bad.json").write_text("{")
+    with pytest.raises(ValueError, match="bad.json"):
+        results.load_runs("vhcr", directory=tmp_path)
