@@ -5,7 +5,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 SCRATCH := $(CURDIR)/.scratch
-MATHJAX := book/_static/mathjax
+MATHJAX := book/_assets/mathjax
 # Runs made by the tests and the book build are recorded here, not in data/results.
 export COMPANION_RESULTS_DIR := $(SCRATCH)/results
 

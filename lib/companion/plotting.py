@@ -8,10 +8,12 @@ from matplotlib.axes import Axes
 
 
 def tile_images(images: np.ndarray, columns: int) -> np.ndarray:
-    """Tile N×C×H×W images in [0, 1] into one H'×W'×C picture, ``columns`` per row."""
+    """Tile N×C×H×W images in [0, 1] into one H'×W'×C picture, ``columns`` per row, 1-pixel gaps."""
     count, channels, height, width = images.shape
     rows = -(-count // columns)
-    canvas = np.ones((rows * (height + 1) - 1, columns * (width + 1) - 1, channels), np.float32)
+    background = 1.0 if channels == 3 else 0.0  # white in either colour map
+    canvas = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1, channels), background,
+                     np.float32)
     for index, image in enumerate(images):
         top, left = (index // columns) * (height + 1), (index % columns) * (width + 1)
         canvas[top:top + height, left:left + width] = image.transpose(1, 2, 0)

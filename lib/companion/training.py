@@ -217,7 +217,7 @@ def train(
             if grad_clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             optimizer.step()
-            values = {name: float(value) for name, value in metrics.items()}
+            values = {name: float(value.detach()) for name, value in metrics.items()}
             state.metrics = values
             for name, value in values.items():
                 sums[name] = sums.get(name, 0.0) + value

@@ -8,6 +8,7 @@ for every experiment seed). The full sets are read from their official files und
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ class DatasetInfo:
 def _split_embedded(name: str, images: np.ndarray, labels: np.ndarray, split: str,
                     num_classes: int) -> ImageSet:
     order = np.random.default_rng(EMBEDDED_SPLIT_SEED).permutation(len(images))
-    test_count = int(round(EMBEDDED_TEST_FRACTION * len(images)))
+    test_count = math.ceil(EMBEDDED_TEST_FRACTION * len(images))  # as train_test_split
     index = order[test_count:] if split == "train" else order[:test_count]
     return ImageSet(name, split, np.ascontiguousarray(images[index]),
                     labels[index].astype(np.int64), num_classes)

@@ -66,12 +66,13 @@ def _locate(dataset: str, folders: Sequence[Path], names: Sequence[str],
         else:
             found.append(path)
     if missing:
-        variants = " (each may be gzipped, ending in .gz)" if ".gz" in suffixes else ""
+        needed = "" if missing == list(names) else f" (needed: {', '.join(names)})"
+        variants = " (each gzipped or not)" if ".gz" in suffixes else ""
         raise DataNotFoundError(
-            f"{dataset}: missing {', '.join(missing)} in {' or '.join(map(str, folders))}. "
-            f"Expected the files {', '.join(names)}{variants}. Download them from "
-            f"{SOURCES[dataset]} and put them in that folder (or pass data_dir / set "
-            f"$COMPANION_DATA_DIR to a folder holding {dataset}/)."
+            f"{dataset}: cannot find {', '.join(missing)}{variants} in "
+            f"{' or '.join(map(str, folders))}{needed}. Download the files from "
+            f"{SOURCES[dataset]} and put them there (or pass data_dir / set $COMPANION_DATA_DIR "
+            f"to a folder holding {dataset}/)."
         )
     return found
 
@@ -183,7 +184,8 @@ def load_omniglot(folder: Path, split: str) -> ImageSet:
     _check(path, target.dtype.kind in "fiu" and target.shape == (OMNIGLOT_ALPHABETS, data.shape[1]),
            f"'{target_name}' has shape {target.shape} and type {target.dtype}, not "
            f"{OMNIGLOT_ALPHABETS}×{data.shape[1]} numbers")
-    _check(path, bool(((data >= 0) & (data <= 1)).all()), f"'{data_name}' has values outside [0, 1]")
+    _check(path, bool(((data >= 0) & (data <= 1)).all()),
+           f"'{data_name}' has values outside [0, 1]")
     # Each column is an image stored column-major; IWAE reads it as
     # data.T.reshape(-1, 28, 28).reshape(-1, 784, order="F"), i.e. each 28×28 block transposed.
     images = data.T.reshape(-1, 28, 28).transpose(0, 2, 1)[:, None]

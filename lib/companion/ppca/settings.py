@@ -1,0 +1,61 @@
+"""Parameters of the chapter "Why a diagonal posterior picks orthogonal directions"."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from companion.config import ParameterError, check_float, check_int, resolve
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "cpu": {
+        "angle": 60.0, "norm_ratios": [1.0, 1.2, 1.5, 2.0], "seeds": 5, "latent_dim": 2,
+        "observed_dim": 6, "noise": 0.1, "examples": 2000, "lbfgs_iterations": 500,
+        "sgd_epochs": 40,
+    },
+    "paper": {
+        "angle": 60.0, "norm_ratios": [1.0, 1.2, 1.5, 2.0, 3.0], "seeds": 20, "latent_dim": 4,
+        "observed_dim": 20, "noise": 0.1, "examples": 10000, "lbfgs_iterations": 2000,
+        "sgd_epochs": 200,
+    },
+}
+
+GRID: dict[str, dict[str, list[Any]]] = {
+    "cpu": {"angle": [60.0, 30.0], "noise": [0.1, 0.5]},
+    "paper": {"angle": [30.0, 60.0, 80.0], "latent_dim": [2, 4, 8]},
+}
+
+
+def check_ratios(name: str, values: Sequence[float] | str | float) -> list[float]:
+    """A non-empty list of numbers ≥ 1 (a list, one number, or a string "1, 1.5, 2")."""
+    if isinstance(values, str):
+        values = [v for v in values.strip("[]() ").split(",") if v.strip()]
+        try:
+            values = [float(v) for v in values]
+        except ValueError as error:
+            raise ParameterError(f"{name}={values!r} must be numbers ≥ 1, e.g. '1, 1.5, 2'") from error
+    elif isinstance(values, (int, float)) and not isinstance(values, bool):
+        values = [values]
+    values = list(values)
+    if not values:
+        raise ParameterError(f"{name} is empty; give at least one number ≥ 1")
+    return [check_float(name, value, minimum=1.0) for value in values]
+
+
+def settings(profile: str = "cpu", **given: Any) -> dict[str, Any]:
+    """The chapter's parameters: the profile's values, overridden by those given."""
+    params = resolve(PROFILES, profile, **given)
+    params["angle"] = check_float("angle", params["angle"], minimum=0.0, maximum=90.0, open_min=True)
+    params["norm_ratios"] = check_ratios("norm_ratios", params["norm_ratios"])
+    for name in ("seeds", "observed_dim", "examples", "lbfgs_iterations"):
+        check_int(name, params[name], minimum=1)
+    check_int("sgd_epochs", params["sgd_epochs"], minimum=0)
+    check_int("latent_dim", params["latent_dim"], minimum=2)
+    if params["latent_dim"] >= params["observed_dim"]:
+        raise ParameterError(
+            f"latent_dim={params['latent_dim']} must be smaller than observed_dim={params['observed_dim']}"
+        )
+    if params["examples"] <= params["observed_dim"]:
+        raise ParameterError(f"examples={params['examples']} must exceed observed_dim={params['observed_dim']}")
+    params["noise"] = check_float("noise", params["noise"], minimum=0.0, open_min=True)
+    return params

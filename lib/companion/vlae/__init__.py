@@ -1,0 +1,56 @@
+"""Variational Laplace autoencoders (Park, Kim & Kim, ICML 2019) and the baselines of Table 1.
+
+Public API (other chapters, e.g. the PPCA study, build on it):
+
+* ``build_model(name, input_dim, latent_dim, hidden_dim, likelihood, steps, **options)`` →
+  a :class:`LatentVariableModel`; ``name`` is one of :data:`MODELS` ("vae", "savae", "hf",
+  "vlae"), ``likelihood`` "gaussian" or "bernoulli". Every model has ``posterior(x)`` (q(z|x)
+  with ``rsample(count)``, ``log_prob(z)``, ``mean``, ``covariance()``), ``elbo(x)``,
+  ``log_joint(x, z)`` and the parts ``encoder``, ``decoder`` (an :class:`MLP`) and
+  ``likelihood``.
+* ``decoder_jacobian(decoder, z)`` → the exact Jacobian ∂g/∂z (…×D×d) of a ReLU MLP decoder;
+  ``linearize(decoder, z)`` → (g(z), Jacobian).
+* ``iterative_laplace(decoder, likelihood, x, initial_mean, steps, damping)`` → Algorithm 1:
+  (q = N(μ_T, Λ_T⁻¹), iterates); ``laplace_target`` is one undamped update.
+* ``importance_log_likelihood(model, x, samples)`` → per-example log p(x) estimates.
+
+Modules: :mod:`~companion.vlae.networks` (MLPs, likelihoods), :mod:`~companion.vlae.posteriors`
+(q families), :mod:`~companion.vlae.laplace` (Jacobian, Laplace updates),
+:mod:`~companion.vlae.models`, :mod:`~companion.vlae.evaluation`, :mod:`~companion.vlae.settings`
+(chapter parameters), :mod:`~companion.vlae.experiments` (the chapter's runs and tables) and
+:mod:`~companion.vlae.figures`.
+"""
+
+from companion.vlae.evaluation import importance_log_likelihood, log_mean_exp, mean_elbo
+from companion.vlae.laplace import (
+    DAMPING,
+    NotPositiveDefiniteError,
+    decoder_jacobian,
+    iterative_laplace,
+    laplace_precision,
+    laplace_target,
+    linearize,
+)
+from companion.vlae.models import (
+    MODELS,
+    SAVAE,
+    TITLES,
+    VAE,
+    VLAE,
+    HouseholderVAE,
+    LatentVariableModel,
+    build_model,
+    svi_refine,
+)
+from companion.vlae.networks import MLP, BernoulliLikelihood, Encoder, GaussianLikelihood
+from companion.vlae.posteriors import DiagonalGaussian, FullCovarianceGaussian, HouseholderFlow
+from companion.vlae.settings import GRID, PROFILES, settings
+
+__all__ = [
+    "DAMPING", "GRID", "MLP", "MODELS", "PROFILES", "SAVAE", "TITLES", "VAE", "VLAE",
+    "BernoulliLikelihood", "DiagonalGaussian", "Encoder", "FullCovarianceGaussian",
+    "GaussianLikelihood", "HouseholderFlow", "HouseholderVAE", "LatentVariableModel",
+    "NotPositiveDefiniteError", "build_model", "decoder_jacobian", "importance_log_likelihood",
+    "iterative_laplace", "laplace_precision", "laplace_target", "linearize", "log_mean_exp",
+    "mean_elbo", "settings", "svi_refine",
+]

@@ -1,0 +1,67 @@
+"""Parameters of the chapter "Variational Laplace autoencoders".
+
+``cpu``: small MLPs on the 8×8 digits, minutes on a 2-core CPU. ``paper``: the authors' setup
+(500-500 ReLU, z = 50, Adam 5e-4, batch 128, 2000 epochs, K = 100 importance samples) for GPUs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from companion.config import (
+    ParameterError,
+    check_choice,
+    check_choices,
+    check_float,
+    check_int,
+    resolve,
+)
+from companion.vlae.laplace import DAMPING
+from companion.vlae.models import MODELS
+from companion.vlae.networks import INITS, LIKELIHOODS
+
+#: Data sets the chapter can run on (the paper's five, plus the two that ship with packages).
+DATASETS = ("digits", "mnist5k", "mnist", "fashion_mnist", "omniglot", "svhn", "cifar10")
+#: Data sets a Bernoulli model may use (binarised MNIST in the paper; the small sets for CPUs).
+BINARY_DATASETS = ("digits", "mnist5k", "mnist")
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "cpu": {
+        "dataset": "digits", "likelihood": "gaussian", "models": list(MODELS), "steps": 4,
+        "epochs": 40, "latent_dim": 8, "hidden_dim": 128, "batch_size": 128,
+        "learning_rate": 1e-3, "importance_samples": 100, "init": "torch",
+        "damping": "harmonic", "svi_lr": 1e-3, "figure_epochs": 20,
+    },
+    "paper": {
+        "dataset": "mnist", "likelihood": "gaussian", "models": list(MODELS), "steps": 4,
+        "epochs": 2000, "latent_dim": 50, "hidden_dim": 500, "batch_size": 128,
+        "learning_rate": 5e-4, "importance_samples": 100, "init": "authors",
+        "damping": "harmonic", "svi_lr": 1e-3, "figure_epochs": 100,
+    },
+}
+
+GRID: dict[str, dict[str, list[Any]]] = {
+    "cpu": {"seed": [0, 1, 2], "steps": [1, 4]},
+    "paper": {"dataset": ["mnist", "omniglot", "fashion_mnist", "svhn", "cifar10"],
+              "steps": [1, 2, 4, 8]},
+}
+
+
+def settings(profile: str = "cpu", **given: Any) -> dict[str, Any]:
+    """The chapter's parameters: the profile's values, overridden by those given (not None)."""
+    params = resolve(PROFILES, profile, **given)
+    check_choice("dataset", params["dataset"], DATASETS)
+    check_choice("likelihood", params["likelihood"], LIKELIHOODS)
+    if params["likelihood"] == "bernoulli" and params["dataset"] not in BINARY_DATASETS:
+        raise ParameterError(
+            f"dataset={params['dataset']!r} has no Bernoulli (binarised) version in the paper; "
+            f"with likelihood='bernoulli' valid values: {list(BINARY_DATASETS)}")
+    params["models"] = check_choices("models", params["models"], MODELS)
+    for name in ("steps", "epochs", "latent_dim", "hidden_dim", "batch_size",
+                 "importance_samples", "figure_epochs"):
+        check_int(name, params[name], minimum=1)
+    check_float("learning_rate", params["learning_rate"], 0.0, 1.0, open_min=True)
+    check_float("svi_lr", params["svi_lr"], 0.0, 10.0, open_min=True)
+    check_choice("init", params["init"], INITS)
+    check_choice("damping", params["damping"], DAMPING)
+    return params
