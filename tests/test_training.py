@@ -63,7 +63,7 @@ def test_nan_loss_stops_with_the_step_named():
 def test_evaluate_metrics_join_the_epoch_rows():
     model, data = _regression()
     result = train(model, _mse, data, epochs=4, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
-                   evaluate=lambda m, epoch: {"weight0": float(m.weight[0, 0])}, evaluate_every=2)
+                   evaluate=lambda m, epoch: {"weight0": m.weight[0, 0].item()}, evaluate_every=2)
     assert result.epochs["weight0"].notna().tolist() == [False, True, False, True]
 
 

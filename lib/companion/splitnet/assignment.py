@@ -150,17 +150,17 @@ class SplitAssignments(nn.Module):
             return merge_groups(self.probabilities(source), index)
         return torch.softmax(self.logits[name], dim=0)  # p_gi = exp(α_gi) / Σ_h exp(α_hi)
 
-    def hard(self, name: str) -> torch.Tensor:
-        """Each unit's group: arg-max of its logits; for a merged assignment the super-group of
-        the arg-max sub-group, so the hard groups form a tree."""
-        if name in self.merged:
-            source, index = self.merged[name]
-            return torch.tensor(index, device=self.logits[source].device)[self.hard(source)]
-        return self.logits[name].detach().argmax(dim=0)
+    def with_merged(self, free: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Hard groups of every assignment from those of the free ones: a merged assignment
+        takes the super-group of each unit's sub-group, so the hard groups form a tree."""
+        groups = {name: free[name].cpu() for name in self.free_names}
+        for name, (source, index) in self.merged.items():
+            groups[name] = torch.tensor(index)[groups[source]]
+        return groups
 
     def hard_groups(self) -> dict[str, torch.Tensor]:
-        """Every assignment's hard groups (CPU tensors), the input of :func:`split_network`."""
-        return {name: self.hard(name).cpu() for name in self.names}
+        """Each unit's arg-max group, for every assignment (CPU tensors)."""
+        return self.with_merged({name: logits.detach().argmax(dim=0) for name, logits in self.logits.items()})
 
     def split_layers(self, network: nn.Module) -> Iterator[tuple[SplitLayer, nn.Module]]:
         """Each split layer with its module in ``network``."""
@@ -186,7 +186,7 @@ def balanced_groups(assignments: SplitAssignments, generator: torch.Generator | 
         ordered = torch.arange(units) * count // units
         order = torch.randperm(units, generator=generator) if generator is not None else torch.arange(units)
         groups[name] = ordered[order]
-    return groups
+    return assignments.with_merged(groups)
 
 
 class LearnedSplitWRN(nn.Module):

@@ -44,21 +44,23 @@ def linearize(decoder: MLP, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 
     The Jacobian is the masked product W_L diag(m_{L−1}) W_{L−1} ⋯ diag(m_1) W_1 with
     m_i = 1[pre-activation_i > 0], built from the input side so every product has d columns.
+    It is accumulated transposed, Jᵀ ← Jᵀ W_iᵀ, so each product is one (B·d)×n by n×m matrix
+    multiply; the result is returned as a transposed view.
     """
-    hidden, jacobian = z, None
+    hidden, transposed = z, None
     last = len(decoder.layers) - 1
     for index, layer in enumerate(decoder.layers):
         pre_activation = layer(hidden)
         # $J \leftarrow W_i J$ (the first layer's J is W_1 itself)
-        jacobian = (layer.weight.expand(*z.shape[:-1], *layer.weight.shape) if jacobian is None
-                    else layer.weight @ jacobian)
+        transposed = (layer.weight.mT.expand(*z.shape[:-1], *layer.weight.mT.shape)
+                      if transposed is None else transposed @ layer.weight.mT)
         if index < last:
             # $J \leftarrow \mathrm{diag}(m_i) J$, $m_i = 1[a_i > 0]$
-            jacobian = jacobian * (pre_activation > 0).unsqueeze(-1).to(jacobian.dtype)
+            transposed = transposed * (pre_activation > 0).unsqueeze(-2).to(transposed.dtype)
             hidden = F.relu(pre_activation)
         else:
             hidden = pre_activation
-    return hidden, jacobian
+    return hidden, transposed.mT
 
 
 def decoder_jacobian(decoder: MLP, z: torch.Tensor) -> torch.Tensor:
@@ -68,10 +70,12 @@ def decoder_jacobian(decoder: MLP, z: torch.Tensor) -> torch.Tensor:
 
 def laplace_precision(jacobian: torch.Tensor, curvature: torch.Tensor) -> torch.Tensor:
     """Λ = Wᵀ diag(c) W + I for a per-pixel curvature c (a vector, or a scalar such as σ⁻²)."""
-    weighted = jacobian * curvature.unsqueeze(-1) if curvature.dim() else jacobian * curvature
     identity = torch.eye(jacobian.shape[-1], dtype=jacobian.dtype, device=jacobian.device)
+    if curvature.dim() == 0:
+        # $\Lambda = \sigma^{-2} W^\top W + I$
+        return curvature * (jacobian.mT @ jacobian) + identity
     # $\Lambda = W^\top \mathrm{diag}(c) W + I$
-    return jacobian.mT @ weighted + identity
+    return jacobian.mT @ (jacobian * curvature.unsqueeze(-1)) + identity
 
 
 def precision_cholesky(precision: torch.Tensor) -> torch.Tensor:

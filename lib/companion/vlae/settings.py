@@ -31,12 +31,14 @@ PROFILES: dict[str, dict[str, Any]] = {
         "epochs": 40, "latent_dim": 8, "hidden_dim": 128, "batch_size": 128,
         "learning_rate": 1e-3, "importance_samples": 100, "init": "torch",
         "damping": "harmonic", "svi_lr": 1e-3, "figure_epochs": 20,
+        "threads": 1,
     },
     "paper": {
         "dataset": "mnist", "likelihood": "gaussian", "models": list(MODELS), "steps": 4,
         "epochs": 2000, "latent_dim": 50, "hidden_dim": 500, "batch_size": 128,
         "learning_rate": 5e-4, "importance_samples": 100, "init": "authors",
         "damping": "harmonic", "svi_lr": 1e-3, "figure_epochs": 100,
+        "threads": 0,
     },
 }
 
@@ -60,6 +62,7 @@ def settings(profile: str = "cpu", **given: Any) -> dict[str, Any]:
     for name in ("steps", "epochs", "latent_dim", "hidden_dim", "batch_size",
                  "importance_samples", "figure_epochs"):
         check_int(name, params[name], minimum=1)
+    check_int("threads", params["threads"], minimum=0)
     check_float("learning_rate", params["learning_rate"], 0.0, 1.0, open_min=True)
     check_float("svi_lr", params["svi_lr"], 0.0, 10.0, open_min=True)
     check_choice("init", params["init"], INITS)
