@@ -36,9 +36,9 @@ def moments(x: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def second_moment(mean: Tensor, covariance: Tensor, offset: Tensor) -> Tensor:
-    """E[(x − b)(x − b)ᵀ] = S + (m − b)(m − b)ᵀ for data with mean m and covariance S."""
+    """E[(x − b)(x − b)ᵀ] = S + (m − b)(m − b)ᵀ for data with mean m and covariance S (batched)."""
     shift = mean - offset
-    return covariance + torch.outer(shift, shift)
+    return covariance + shift.unsqueeze(-1) * shift.unsqueeze(-2)
 
 
 def posterior_covariance(loadings: Tensor, noise_variance: Tensor) -> Tensor:

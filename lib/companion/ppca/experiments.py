@@ -24,6 +24,7 @@ from companion.ppca.closed_form import PPCAParameters
 from companion.ppca.linear_vae import LinearVAE, fit_expected_elbo, train_stochastic
 from companion.ppca.synthetic import SyntheticPPCA, make_dataset
 from companion.training import seed_everything
+from companion.vlae.experiments import torch_threads
 
 #: Fitting methods and their labels in tables and figures.
 METHODS: dict[str, str] = {"ppca": "PPCA (closed form)", "diagonal": "VAE, diagonal q", "full": "VAE, full q"}
@@ -51,31 +52,46 @@ def truth_angles(angle: float) -> list[float]:
     return sorted({90.0, float(angle)}, reverse=True)
 
 
-def replicate_seeds(seed: int, replicate: int) -> tuple[int, int]:
-    """Seeds of a replicate's data and of its models' initial weights."""
-    base = 2 * (1000 * seed + replicate)
-    return base, base + 1
+def data_seed(seed: int, replicate: int) -> int:
+    """Seed of a replicate's data: the same for every angle and norm ratio (paired comparisons)."""
+    return 1000 * seed + replicate
+
+
+def cell_init_seed(seed: int, cell: int) -> int:
+    """Seed of the initial weights of the models fitted in one cell of the grid."""
+    return 1_000_003 * (seed + 1) + cell
 
 
 def replicate_data(params: Mapping[str, Any], angle: float, norm_ratio: float, replicate: int) -> SyntheticPPCA:
-    """The data set of one (angle, norm ratio, replicate) cell of the grid."""
-    data_seed, _ = replicate_seeds(params["seed"], replicate)
+    """The data set of one (angle, norm ratio, replicate) of the grid."""
     return make_dataset(params["observed_dim"], params["latent_dim"], angle, norm_ratio,
-                        params["noise"], params["examples"], data_seed)
+                        params["noise"], params["examples"], data_seed(params["seed"], replicate))
 
 
-def fit(data: SyntheticPPCA, method: str, init_seed: int, iterations: int) -> Fit:
-    """Fit ``data`` with closed-form PPCA ("ppca") or a linear VAE ("diagonal", "full")."""
-    mean, covariance = closed_form.moments(data.x)
-    latent_dim = data.loadings.shape[1]
+def fit(datasets: Sequence[SyntheticPPCA], method: str, init_seed: int, iterations: int) -> list[Fit]:
+    """Fit each data set with closed-form PPCA ("ppca") or a linear VAE ("diagonal", "full").
+
+    The VAEs of all the data sets are independent models fitted side by side (one batched
+    module), which costs little more than fitting one.
+    """
+    stats = [closed_form.moments(data.x) for data in datasets]
+    latent_dim = datasets[0].loadings.shape[1]
     if method == "ppca":
-        params = closed_form.maximum_likelihood(mean, covariance, latent_dim)
-        codes = closed_form.posterior(data.x, params)[0]
-        return Fit(method, params, codes, float(closed_form.log_likelihood(params, mean, covariance)))
-    model = LinearVAE(data.x.shape[1], latent_dim, method, generator=torch.Generator().manual_seed(init_seed))
-    elbo = fit_expected_elbo(model, mean, covariance, max_iterations=iterations)
+        fits = []
+        for data, (mean, covariance) in zip(datasets, stats):
+            params = closed_form.maximum_likelihood(mean, covariance, latent_dim)
+            fits.append(Fit(method, params, closed_form.posterior(data.x, params)[0],
+                            float(closed_form.log_likelihood(params, mean, covariance))))
+        return fits
+    model = LinearVAE(datasets[0].x.shape[1], latent_dim, method, batch=(len(datasets),),
+                      generator=torch.Generator().manual_seed(init_seed))
+    elbos = fit_expected_elbo(model, torch.stack([m for m, _ in stats]), torch.stack([c for _, c in stats]),
+                              max_iterations=iterations)
+    params = model.ppca_parameters()
     with torch.no_grad():
-        return Fit(method, model.ppca_parameters(), model.encode(data.x), elbo)
+        codes = model.encode(torch.stack([data.x for data in datasets]))
+    return [Fit(method, PPCAParameters(params.loadings[i], params.offset[i], params.noise_variance[i]), codes[i],
+                float(elbos[i])) for i in range(len(datasets))]
 
 
 def fit_metrics(result: Fit, data: SyntheticPPCA) -> dict[str, float]:
@@ -99,15 +115,15 @@ def fit_metrics(result: Fit, data: SyntheticPPCA) -> dict[str, float]:
 def fit_grid(params: Mapping[str, Any]) -> pd.DataFrame:
     """One row per (true angle, norm ratio, replicate, method) with the metrics of the fit."""
     rows = []
-    for angle in truth_angles(params["angle"]):
-        for ratio in params["norm_ratios"]:
-            for replicate in range(params["seeds"]):
-                data = replicate_data(params, angle, ratio, replicate)
-                _, init_seed = replicate_seeds(params["seed"], replicate)
-                for method in METHODS:
-                    result = fit(data, method, init_seed, params["lbfgs_iterations"])
-                    rows.append({"angle": angle, "norm_ratio": ratio, "replicate": replicate,
-                                 "method": method, **fit_metrics(result, data)})
+    cells = [(angle, ratio) for angle in truth_angles(params["angle"]) for ratio in params["norm_ratios"]]
+    with torch_threads(params["threads"]):
+        for cell, (angle, ratio) in enumerate(cells):
+            datasets = [replicate_data(params, angle, ratio, replicate) for replicate in range(params["seeds"])]
+            for method in METHODS:
+                results = fit(datasets, method, cell_init_seed(params["seed"], cell), params["lbfgs_iterations"])
+                rows += [{"angle": angle, "norm_ratio": ratio, "replicate": replicate, "method": method,
+                          **fit_metrics(result, data)}
+                         for replicate, (result, data) in enumerate(zip(results, datasets))]
     return pd.DataFrame(rows)
 
 
@@ -167,10 +183,11 @@ def plot_rotation_profile(profile: pd.DataFrame) -> Figure:
     return fig
 
 
-def plane_fits(data: SyntheticPPCA, inits: int, seed: int, iterations: int) -> list[Fit]:
+def plane_fits(data: SyntheticPPCA, inits: int, params: Mapping[str, Any]) -> list[Fit]:
     """Diagonal- and full-q VAE fits of one data set from ``inits`` different initial weights."""
-    return [fit(data, method, 7919 * seed + init, iterations)
-            for method in ("diagonal", "full") for init in range(inits)]
+    with torch_threads(params["threads"]):
+        return [result for method in ("diagonal", "full")
+                for result in fit([data] * inits, method, cell_init_seed(params["seed"], -1), params["lbfgs_iterations"])]
 
 
 def plot_columns_in_plane(data: SyntheticPPCA, fits: Sequence[Fit]) -> Figure:
@@ -223,7 +240,7 @@ def plot_by_ratio(frame: pd.DataFrame, columns: Sequence[str] = ("abs_cos", "sap
     return fig
 
 
-def sgd_histories(data: SyntheticPPCA, params: Mapping[str, Any], init_seed: int) -> pd.DataFrame:
+def sgd_histories(data: SyntheticPPCA, params: Mapping[str, Any]) -> pd.DataFrame:
     """Per-epoch |cos| between columns and ELBO deficit of SGD-trained diagonal and full VAEs."""
     mean, covariance = closed_form.moments(data.x)
     best = closed_form.maximum_likelihood(mean, covariance, data.loadings.shape[1])
@@ -235,13 +252,14 @@ def sgd_histories(data: SyntheticPPCA, params: Mapping[str, Any], init_seed: int
                     "elbo_deficit": max_log_likelihood - float(model.expected_elbo(mean, covariance))}
 
     frames = []
-    for method in ("diagonal", "full"):
-        seed_everything(params["seed"])
-        model = LinearVAE(data.x.shape[1], data.loadings.shape[1], method,
-                          generator=torch.Generator().manual_seed(init_seed))
-        history = train_stochastic(model, data.x, epochs=params["sgd_epochs"], seed=params["seed"],
-                                   learning_rate=2e-2, evaluate=evaluate).epochs
-        frames.append(history.assign(method=method)[["method", "epoch", "abs_cos", "elbo_deficit"]])
+    with torch_threads(params["threads"]):
+        for method in ("diagonal", "full"):
+            seed_everything(params["seed"])
+            model = LinearVAE(data.x.shape[1], data.loadings.shape[1], method,
+                              generator=torch.Generator().manual_seed(cell_init_seed(params["seed"], -2)))
+            history = train_stochastic(model, data.x, epochs=params["sgd_epochs"], seed=params["seed"],
+                                       learning_rate=2e-2, evaluate=evaluate).epochs
+            frames.append(history.assign(method=method)[["method", "epoch", "abs_cos", "elbo_deficit"]])
     return pd.concat(frames, ignore_index=True)
 
 
@@ -261,16 +279,47 @@ def plot_sgd_histories(histories: pd.DataFrame) -> Figure:
     return fig
 
 
+def run_metrics(grid: pd.DataFrame, histories: pd.DataFrame, nonlinear_summary: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows a run record keeps: per-cell means of the linear fits, SGD's last epoch, non-linear means."""
+    rows = [{"section": "linear", **row} for row in summary_rows(grid)]
+    for record in histories.groupby("method", sort=False).tail(1).to_dict("records"):
+        rows.append({"section": "sgd", "method": record["method"], "epochs": int(record["epoch"]) + 1,
+                     "abs_cos": round(record["abs_cos"], 6), "elbo_deficit": round(record["elbo_deficit"], 6)})
+    means = nonlinear_summary.groupby("model", sort=False)[["elbo", "abs_cos", "dto", "sap"]].mean()
+    for model, values in means.iterrows():
+        rows.append({"section": "nonlinear", "model": model,
+                     **{key: (None if np.isnan(value) else round(float(value), 6)) for key, value in values.items()}})
+    return rows
+
+
+#: How recorded runs' parameters are labelled in tables.
+RUN_KEYS: dict[str, str] = {"profile": "profile", "param_latent_dim": "k", "param_observed_dim": "d",
+                            "param_noise": "σ", "param_seeds": "seeds"}
+
+
 def recorded_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Recorded runs at their largest norm ratio: |cos| and SAP per fit, one row per run and angle."""
-    if runs.empty or "method" not in runs:
+    """Recorded runs at their largest norm ratio: |cos|, DtO and SAP per fit, per run set-up and true angle."""
+    if runs.empty or "section" not in runs:
         return pd.DataFrame()
-    linear = runs[runs["method"].isin(list(METHODS))].copy()
-    largest = linear.groupby("run_id")["norm_ratio"].transform("max")
-    linear = linear[linear["norm_ratio"] == largest]
-    keys = ["profile", "param_seeds", "param_latent_dim", "param_observed_dim", "param_noise", "angle", "norm_ratio"]
-    table = linear.pivot_table(index=keys, columns="method", values=["abs_cos", "sap"], aggfunc="mean")
-    table = table.round(2)
-    table.columns = [f"{METRICS[metric]}, {METHODS[method]}" for metric, method in table.columns]
-    table.index.names = ["profile", "seeds", "k", "d", "σ", "true angle (°)", "norm ratio"]
+    linear = runs[runs["section"] == "linear"]
+    linear = linear[linear["norm_ratio"] == linear.groupby("run_id")["norm_ratio"].transform("max")]
+    keys = [*RUN_KEYS, "angle", "norm_ratio"]
+    table = linear.pivot_table(index=keys, columns="method", values=["abs_cos", "dto", "sap"], aggfunc="mean")
+    table = table.reindex(columns=[(m, f) for m in ("abs_cos", "dto", "sap") for f in METHODS]).round(2)
+    table.columns = pd.MultiIndex.from_tuples([(METRICS[m], METHODS[f]) for m, f in table.columns])
+    table.index.names = [*RUN_KEYS.values(), "true angle (°)", "norm ratio"]
+    return table
+
+
+def recorded_nonlinear_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Recorded runs' non-linear study: Jacobian |cos| and DtO per decoder, per run set-up."""
+    if runs.empty or "section" not in runs:
+        return pd.DataFrame()
+    nonlinear = runs[runs["section"] == "nonlinear"]
+    keys = {**RUN_KEYS, "param_nonlinear_epochs": "epochs", "param_hidden_dim": "hidden"}
+    table = nonlinear.pivot_table(index=list(keys), columns="model", values=["abs_cos", "dto"], aggfunc="mean")
+    table = table.reindex(columns=[(m, n) for m in ("abs_cos", "dto") for n in ("truth", "vae", "vlae")]).round(2)
+    table.columns = pd.MultiIndex.from_tuples([(METRICS[m], n.upper() if n != "truth" else "true decoder")
+                                               for m, n in table.columns])
+    table.index.names = list(keys.values())
     return table

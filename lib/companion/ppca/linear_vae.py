@@ -16,6 +16,7 @@ usual one-sample reparameterised estimate with Adam through the shared training 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Literal
 
@@ -33,17 +34,21 @@ POSTERIORS: tuple[Posterior, ...] = ("diagonal", "full")
 class LinearVAE(nn.Module):
     """Linear-Gaussian VAE with a diagonal or full-covariance (Cholesky) posterior.
 
+    With ``batch=(B,)`` the module holds B independent models (every parameter gets a leading
+    dimension B) fitted side by side: their ELBOs are returned per model and summed for fitting.
+
     Args:
         observed_dim: d, the dimension of x.
         latent_dim: k, the dimension of z.
         posterior: "diagonal" or "full" covariance of q(z|x).
+        batch: leading shape of independent models (``()`` for one model).
         generator: the random generator of the initial weights (for reproducible fits).
         dtype: floating-point type of the parameters (float64 for tight L-BFGS fits).
     """
 
     def __init__(
         self, observed_dim: int, latent_dim: int, posterior: Posterior = "diagonal", *,
-        generator: torch.Generator | None = None, dtype: torch.dtype = torch.float64,
+        batch: tuple[int, ...] = (), generator: torch.Generator | None = None, dtype: torch.dtype = torch.float64,
     ) -> None:
         super().__init__()
         if posterior not in POSTERIORS:
@@ -51,19 +56,15 @@ class LinearVAE(nn.Module):
         self.posterior = posterior
 
         def normal(*shape: int) -> Tensor:
-            return torch.randn(*shape, generator=generator, dtype=dtype)
+            return torch.randn(*batch, *shape, generator=generator, dtype=dtype)
 
         self.loadings = nn.Parameter(normal(observed_dim, latent_dim) / math.sqrt(latent_dim))
-        self.offset = nn.Parameter(torch.zeros(observed_dim, dtype=dtype))
-        self.log_noise_variance = nn.Parameter(torch.zeros((), dtype=dtype))
+        self.offset = nn.Parameter(torch.zeros(*batch, observed_dim, dtype=dtype))
+        self.log_noise_variance = nn.Parameter(torch.zeros(batch, dtype=dtype))
         self.encoder = nn.Parameter(0.1 * normal(latent_dim, observed_dim))
-        self.log_posterior_std = nn.Parameter(torch.full((latent_dim,), math.log(0.5), dtype=dtype))
+        self.log_posterior_std = nn.Parameter(torch.full((*batch, latent_dim), math.log(0.5), dtype=dtype))
         if posterior == "full":
             self.posterior_lower = nn.Parameter(0.1 * normal(latent_dim, latent_dim))
-
-    @property
-    def latent_dim(self) -> int:
-        return self.loadings.shape[1]
 
     @property
     def noise_variance(self) -> Tensor:
@@ -71,59 +72,63 @@ class LinearVAE(nn.Module):
 
     def posterior_scale(self) -> Tensor:
         """L, the Cholesky factor of the posterior covariance C = L Lᵀ."""
-        scale = torch.diag(self.log_posterior_std.exp())
+        scale = torch.diag_embed(self.log_posterior_std.exp())
         if self.posterior == "full":
             scale = scale + torch.tril(self.posterior_lower, diagonal=-1)
         return scale
 
     def encode(self, x: Tensor) -> Tensor:
-        """Posterior means V(x − b), one row per row of ``x``."""
-        return (x - self.offset) @ self.encoder.T
+        """Posterior means V(x − b), one row per row of ``x`` (…×N×d)."""
+        return (x - self.offset.unsqueeze(-2)) @ self.encoder.mT
 
     def decode(self, z: Tensor) -> Tensor:
         """Decoder means W z + b."""
-        return z @ self.loadings.T + self.offset
+        return z @ self.loadings.mT + self.offset.unsqueeze(-2)
 
     def ppca_parameters(self) -> PPCAParameters:
-        """The decoder as PPCA parameters (detached)."""
+        """The decoder as PPCA parameters (detached; batched like the module)."""
         return PPCAParameters(self.loadings.detach().clone(), self.offset.detach().clone(),
                               self.noise_variance.detach().clone())
 
     def expected_elbo(self, mean: Tensor, covariance: Tensor) -> Tensor:
-        """The ELBO averaged over data with this mean and covariance, in closed form."""
-        d, k = self.loadings.shape
+        """The ELBO averaged over data with this mean (…×d) and covariance (…×d×d), in closed form."""
+        d, k = self.loadings.shape[-2:]
         scale = self.posterior_scale()
-        posterior_cov = scale @ scale.T
+        posterior_cov = scale @ scale.mT
         moment = second_moment(mean, covariance, self.offset)
         residual = torch.eye(d, dtype=moment.dtype, device=moment.device) - self.loadings @ self.encoder
         # tr(A M Aᵀ) + tr(W C Wᵀ), A = I − W V
-        error = (residual @ moment * residual).sum() + (self.loadings @ posterior_cov * self.loadings).sum()
+        error = ((residual @ moment * residual).sum((-2, -1))
+                 + (self.loadings @ posterior_cov * self.loadings).sum((-2, -1)))
         reconstruction = -0.5 * d * (math.log(2 * math.pi) + self.log_noise_variance) - 0.5 * error / self.noise_variance
-        log_det = 2 * self.log_posterior_std.sum()
+        log_det = 2 * self.log_posterior_std.sum(-1)
         # KL = ½[tr C + tr(V M Vᵀ) − k − log det C]
-        kl = 0.5 * (posterior_cov.diagonal().sum() + (self.encoder @ moment * self.encoder).sum() - k - log_det)
+        trace = posterior_cov.diagonal(dim1=-2, dim2=-1).sum(-1)
+        kl = 0.5 * (trace + (self.encoder @ moment * self.encoder).sum((-2, -1)) - k - log_det)
         return reconstruction - kl
 
     def sample_elbo(self, x: Tensor) -> Tensor:
-        """One-sample reparameterised ELBO estimate for each row of ``x`` (analytic KL)."""
-        d, k = self.loadings.shape
+        """One-sample reparameterised ELBO estimate for each row of ``x`` (…×N×d; analytic KL)."""
+        d, k = self.loadings.shape[-2:]
         means = self.encode(x)
         scale = self.posterior_scale()
-        z = means + torch.randn_like(means) @ scale.T  # z = μ + L ε
-        squared_error = (x - self.decode(z)).pow(2).sum(dim=1)
-        log_likelihood = -0.5 * d * (math.log(2 * math.pi) + self.log_noise_variance) - 0.5 * squared_error / self.noise_variance
-        log_det = 2 * self.log_posterior_std.sum()
-        kl = 0.5 * (scale.pow(2).sum() + means.pow(2).sum(dim=1) - k - log_det)
+        z = means + torch.randn_like(means) @ scale.mT  # z = μ + L ε
+        squared_error = (x - self.decode(z)).pow(2).sum(-1)
+        log_noise_variance = self.log_noise_variance.unsqueeze(-1)
+        log_likelihood = -0.5 * d * (math.log(2 * math.pi) + log_noise_variance) - 0.5 * squared_error / log_noise_variance.exp()
+        log_det = 2 * self.log_posterior_std.sum(-1, keepdim=True)
+        kl = 0.5 * (scale.pow(2).sum((-2, -1)).unsqueeze(-1) + means.pow(2).sum(-1) - k - log_det)
         return log_likelihood - kl
 
 
 def fit_expected_elbo(
     model: LinearVAE, mean: Tensor, covariance: Tensor, *, max_iterations: int = 500
-) -> float:
-    """Maximise the closed-form expected ELBO with L-BFGS; return the final ELBO per data point.
+) -> Tensor:
+    """Maximise the closed-form expected ELBO with L-BFGS; return the final ELBO of each model.
 
-    A deterministic full-batch optimisation of a closed form, so it runs here rather than in
-    the minibatch loop :func:`companion.training.train`.
+    A batched module fits its independent models together (their ELBOs are summed). This is a
+    deterministic full-batch optimisation of a closed form, so it runs here rather than in the
+    minibatch loop :func:`companion.training.train`.
     """
     optimizer = torch.optim.LBFGS(
         model.parameters(), lr=1.0, max_iter=max_iterations, history_size=50,
@@ -132,13 +137,13 @@ def fit_expected_elbo(
 
     def closure() -> Tensor:
         optimizer.zero_grad()
-        loss = -model.expected_elbo(mean, covariance)
+        loss = -model.expected_elbo(mean, covariance).sum()
         loss.backward()
         return loss
 
     optimizer.step(closure)
     with torch.no_grad():
-        return float(model.expected_elbo(mean, covariance))
+        return model.expected_elbo(mean, covariance)
 
 
 def stochastic_elbo_loss(model: LinearVAE, batch: tuple[Tensor, ...], state: TrainState) -> dict[str, Tensor]:
@@ -154,5 +159,8 @@ def train_stochastic(
     """Train ``model`` on the rows of ``x`` by reparameterised SGD (Adam), as VAEs are trained."""
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    return train(model, stochastic_elbo_loss, batches([x], batch_size, shuffle=True, seed=seed),
-                 epochs=epochs, optimizer=optimizer, device=device, evaluate=evaluate)
+    with warnings.catch_warnings():
+        # train() logs float(loss) while the loss still requires grad; torch ≥ 2.13 warns.
+        warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
+        return train(model, stochastic_elbo_loss, batches([x], batch_size, shuffle=True, seed=seed),
+                     epochs=epochs, optimizer=optimizer, device=device, evaluate=evaluate)

@@ -10,13 +10,13 @@ from companion.config import ParameterError, check_float, check_int, resolve
 PROFILES: dict[str, dict[str, Any]] = {
     "cpu": {
         "angle": 60.0, "norm_ratios": [1.0, 1.2, 1.5, 2.0], "seeds": 5, "latent_dim": 2,
-        "observed_dim": 6, "noise": 0.1, "examples": 2000, "lbfgs_iterations": 500,
-        "sgd_epochs": 40,
+        "observed_dim": 6, "noise": 0.1, "examples": 2000, "lbfgs_iterations": 1000,
+        "sgd_epochs": 40, "nonlinear_epochs": 60, "nonlinear_seeds": 3, "hidden_dim": 32, "threads": 1,
     },
     "paper": {
         "angle": 60.0, "norm_ratios": [1.0, 1.2, 1.5, 2.0, 3.0], "seeds": 20, "latent_dim": 4,
         "observed_dim": 20, "noise": 0.1, "examples": 10000, "lbfgs_iterations": 2000,
-        "sgd_epochs": 200,
+        "sgd_epochs": 200, "nonlinear_epochs": 300, "nonlinear_seeds": 10, "hidden_dim": 256, "threads": 0,
     },
 }
 
@@ -47,9 +47,10 @@ def settings(profile: str = "cpu", **given: Any) -> dict[str, Any]:
     params = resolve(PROFILES, profile, **given)
     params["angle"] = check_float("angle", params["angle"], minimum=0.0, maximum=90.0, open_min=True)
     params["norm_ratios"] = check_ratios("norm_ratios", params["norm_ratios"])
-    for name in ("seeds", "observed_dim", "examples", "lbfgs_iterations"):
+    for name in ("seeds", "observed_dim", "examples", "lbfgs_iterations", "sgd_epochs", "nonlinear_epochs",
+                 "nonlinear_seeds", "hidden_dim"):
         check_int(name, params[name], minimum=1)
-    check_int("sgd_epochs", params["sgd_epochs"], minimum=0)
+    check_int("threads", params["threads"], minimum=0)
     check_int("latent_dim", params["latent_dim"], minimum=2)
     if params["latent_dim"] >= params["observed_dim"]:
         raise ParameterError(

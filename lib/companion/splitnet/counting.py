@@ -10,6 +10,7 @@ of its groups, not from an equal-size formula.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,8 +30,10 @@ class Cost:
 def layer_costs(model: nn.Module, input_shape: Sequence[int]) -> pd.DataFrame:
     """One row per convolution and linear layer: name, parameters, FLOPs for one image.
 
-    ``input_shape`` is C×H×W; one forward pass of a single zero image measures the output sizes.
+    ``input_shape`` is C×H×W; one forward pass of a copy of the model on the "meta" device
+    (shapes only, no arithmetic) measures the output sizes.
     """
+    model = copy.deepcopy(model).to("meta").eval()
     rows: list[dict[str, object]] = []
     names = {module: name for name, module in model.named_modules()}
 
@@ -42,16 +45,10 @@ def layer_costs(model: nn.Module, input_shape: Sequence[int]) -> pd.DataFrame:
 
     handles = [module.register_forward_hook(record) for module in model.modules()
                if isinstance(module, (nn.Conv2d, nn.Linear))]
-    device = next(model.parameters()).device
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, *input_shape, device=device))
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
+    with torch.no_grad():
+        model(torch.zeros(1, *input_shape, device="meta"))
+    for handle in handles:
+        handle.remove()
     return pd.DataFrame(rows, columns=["layer", "kind", "parameters", "flops"])
 
 

@@ -40,3 +40,29 @@ def mean_elbo(model: LatentVariableModel, x: torch.Tensor, batch_size: int = 102
         total = sum(float(model.elbo(x[start:start + batch_size]).sum())
                     for start in range(0, len(x), batch_size))
     return total / len(x)
+
+
+def posterior_moments(
+    model: LatentVariableModel, x: torch.Tensor, samples: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean (B×d) and covariance (B×d×d) of the true posterior p(z|x), by self-normalised
+    importance sampling with the model's own q: weights w_k ∝ p(x, z_k) / q(z_k|x)."""
+    with torch.no_grad():
+        z, log_q = model.posterior(x).rsample(samples)
+        weights = torch.softmax(model.log_joint(x, z) - log_q, dim=0)
+        mean = torch.einsum("kb,kbi->bi", weights, z)
+        centred = z - mean
+        return mean, torch.einsum("kb,kbi,kbj->bij", weights, centred, centred)
+
+
+def correlation(covariance: torch.Tensor) -> torch.Tensor:
+    """Correlation matrices of a batch of covariance matrices (…×d×d)."""
+    scale = covariance.diagonal(dim1=-2, dim2=-1).sqrt()
+    return covariance / scale.unsqueeze(-1) / scale.unsqueeze(-2)
+
+
+def mean_off_diagonal(matrices: torch.Tensor) -> float:
+    """Mean absolute off-diagonal entry of a batch of square matrices."""
+    dim = matrices.shape[-1]
+    mask = ~torch.eye(dim, dtype=torch.bool, device=matrices.device)
+    return float(matrices[..., mask].abs().mean())

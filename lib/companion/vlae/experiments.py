@@ -21,9 +21,15 @@ import torch
 
 from companion.config import resolve_device
 from companion.data import batches, center, dynamic_binarize, flatten, load_images, pixel_mean
-from companion.results import Stopwatch
+from companion.results import Stopwatch, run_key
 from companion.training import seed_everything, train
-from companion.vlae.evaluation import importance_log_likelihood, mean_elbo
+from companion.vlae.evaluation import (
+    correlation,
+    importance_log_likelihood,
+    mean_elbo,
+    mean_off_diagonal,
+    posterior_moments,
+)
 from companion.vlae.models import TITLES, LatentVariableModel, build_model
 
 #: Seed of the one fixed binarisation of a Bernoulli model's test set (the same for every run).
@@ -162,3 +168,196 @@ def evaluate_model(fitted: FittedModel, params: dict[str, Any], data: ChapterDat
 def model_label(model: str, steps: int) -> str:
     """How Table 1 names a row: "VAE", "VLAE (T=4)"."""
     return model if steps == 0 or (isinstance(steps, float) and math.isnan(steps)) else f"{model} (T={int(steps)})"
+
+
+def fit_models(names: list[str], params: dict[str, Any], data: ChapterData, *,
+               latent_dim: int | None = None, epochs: int | None = None) -> dict[str, FittedModel]:
+    """:func:`fit_model` for each of ``names``, in order."""
+    return {name: fit_model(name, params, data, latent_dim=latent_dim, epochs=epochs) for name in names}
+
+
+def furthest_from_mode(model: LatentVariableModel, x: torch.Tensor, steps: int = 20) -> int:
+    """Index of the example whose encoder mean lies furthest from its mode (found by ``steps``
+    Laplace updates): where an update has the most to do, so the figures show it clearly."""
+    with torch.no_grad(), torch_threads(1):
+        _, iterates = model.laplace(x, steps)
+    return int((iterates[-1] - iterates[0]).norm(dim=-1).argmax())
+
+
+def results_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """This run's test numbers: log p(x), ELBO, their gap, and each model's gain over the VAE."""
+    frame = pd.DataFrame(rows)
+    frame.index = [model_label(model, steps) for model, steps in zip(frame["model"], frame["steps"])]
+    frame.index.name = "model"
+    table = pd.DataFrame({"log p(x)": frame["log_px"], "ELBO": frame["elbo"],
+                          "log p(x) − ELBO": frame["log_px"] - frame["elbo"]})
+    if "VAE" in set(frame["model"]):
+        table["gain over VAE"] = frame["log_px"] - float(frame.loc[frame["model"] == "VAE", "log_px"].iloc[0])
+    return table.round(2)
+
+
+def posterior_correlations(fitted: dict[str, FittedModel], x: torch.Tensor,
+                           samples: int = 2000) -> pd.DataFrame:
+    """Mean |off-diagonal correlation| of each model's q and of its decoder's true posterior
+    (self-normalised importance sampling with ``samples`` draws), over the examples x."""
+    rows = {}
+    with torch.no_grad():
+        for name, entry in fitted.items():
+            learned = correlation(entry.model.posterior(x).covariance())
+            true = correlation(posterior_moments(entry.model, x, samples)[1])
+            rows[TITLES[name]] = {"q(z|x)": mean_off_diagonal(learned),
+                                  "true posterior p(z|x)": mean_off_diagonal(true)}
+    table = pd.DataFrame(rows).T.round(3)
+    table.index.name = "model"
+    return table
+
+
+#: The paper's data set nearest to each of ours (the embedded sets are small MNIST-like sets).
+PAPER_DATASET = {"digits": "mnist", "mnist5k": "mnist"}
+
+#: Parameters that vary within one setting of the comparison (the rest define the setting).
+VARYING = ("seed", "steps", "models", "device", "data_dir", "threads", "figure_epochs")
+
+
+def with_this_run(runs: pd.DataFrame, params: dict[str, Any], rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The recorded runs plus this run's rows, unless a recorded run has the same parameters."""
+    key = run_key("vlae", params)
+    if "run_id" in runs and runs["run_id"].astype(str).str.endswith(key).any():
+        return runs
+    this = pd.DataFrame([{"run_id": f"this-run-{key}", "profile": params["profile"],
+                          **{f"param_{name}": value for name, value in params.items()}, **row}
+                         for row in rows])
+    return pd.concat([runs, this], ignore_index=True) if len(runs) else this
+
+
+def setting_label(setting: pd.Series) -> str:
+    """A short name for one setting of recorded runs."""
+    return (f"{setting['param_dataset']}, {setting['param_likelihood']}, {setting['profile']} "
+            f"(z={setting['param_latent_dim']}, h={setting['param_hidden_dim']}, "
+            f"{setting['param_epochs']} epochs)")
+
+
+def per_seed(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per setting, (model, T) and seed: log p(x), and the gain over the VAE of the same
+    run. A setting is every parameter except those in :data:`VARYING`."""
+    frame = runs.copy()
+    setting_columns = [column for column in frame.columns if column.startswith("param_")
+                       and column.removeprefix("param_") not in VARYING] + ["profile"]
+    frame["setting"] = frame[setting_columns].apply(setting_label, axis=1)
+    vae = frame[frame["model"] == "VAE"].set_index("run_id")["log_px"]
+    frame["gain"] = frame["log_px"] - frame["run_id"].map(vae)
+    frame["seed"] = frame["param_seed"]
+    frame["steps"] = frame["steps"].astype(int)
+    return frame.drop_duplicates(["setting", "model", "steps", "seed"], keep="last")
+
+
+def seed_table(runs: pd.DataFrame, models: tuple[str, ...] = ("VAE", "VLAE")) -> pd.DataFrame:
+    """log p(x) of ``models`` for every recorded seed: rows (setting, model), columns seeds."""
+    frame = per_seed(runs)
+    frame = frame[frame["model"].isin(models)]
+    frame["model"] = [model_label(model, steps) for model, steps in zip(frame["model"], frame["steps"])]
+    table = frame.pivot_table(index=["setting", "model"], columns="seed", values="log_px", sort=False)
+    table.columns = [f"seed {seed}" for seed in table.columns]
+    return table.round(2)
+
+
+def seed_statistics(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per setting and (model, T): log p(x) over seeds (mean, sd, range) and the mean gain over
+    the VAE, paired by run."""
+    return (per_seed(runs).groupby(["setting", "model", "steps"], sort=False)
+            .agg(seeds=("seed", "size"), mean=("log_px", "mean"), sd=("log_px", "std"),
+                 low=("log_px", "min"), high=("log_px", "max"), gain=("gain", "mean"),
+                 dataset=("param_dataset", "first"), likelihood=("param_likelihood", "first"))
+            .reset_index())
+
+
+def paper_value(paper: pd.DataFrame, model: str, steps: int, dataset: str, likelihood: str) -> float:
+    """The reported log p(x) of (model, T) on the paper's data set nearest to ``dataset``."""
+    match = paper[(paper["model"] == model) & (paper["steps"] == steps)
+                  & (paper["dataset"] == PAPER_DATASET.get(dataset, dataset))
+                  & (paper["likelihood"] == likelihood)]
+    return float(match["log_px"].iloc[0]) if len(match) else float("nan")
+
+
+def table1_comparison(runs: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 side by side: ours (mean and sd over seeds) and the paper's, with gains over the
+    VAE; the absolute gap only where our data set is the paper's own."""
+    stats = seed_statistics(runs)
+    rows = []
+    for _, row in stats.iterrows():
+        reported = paper_value(paper, row["model"], row["steps"], row["dataset"], row["likelihood"])
+        reported_vae = paper_value(paper, "VAE", 0, row["dataset"], row["likelihood"])
+        nearest = PAPER_DATASET.get(row["dataset"], row["dataset"])
+        same = nearest == row["dataset"]
+        rows.append({
+            "setting": row["setting"], "model": model_label(row["model"], row["steps"]),
+            "seeds": int(row["seeds"]), "ours": row["mean"], "ours sd": row["sd"],
+            "ours − VAE": row["gain"],
+            "paper data set": f"{nearest}, {row['likelihood']}" + ("" if same else " (nearest)"),
+            "paper": reported, "paper − VAE": reported - reported_vae,
+            "ours − paper": row["mean"] - reported if same else float("nan"),
+        })
+    return pd.DataFrame(rows).set_index(["setting", "model"]).round(2)
+
+
+def _verdict(holds: bool, detail: str) -> str:
+    return f"{'yes' if holds else 'no'}: {detail}"
+
+
+def claim_checks(runs: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
+    """The paper's claims checked on the paper's numbers and on ours, one column per setting.
+
+    1. VLAE's log p(x) beats the VAE's (ours: by more than the spread over seeds);
+    2. VLAE beats every baseline at the same T;
+    3. more updates help VLAE (the largest recorded T beats the smallest).
+    """
+    stats = seed_statistics(runs)
+    claims = ["VLAE beats the VAE", "VLAE beats every baseline at the same T", "more updates help VLAE"]
+    columns = {}
+    for setting, group in stats.groupby("setting", sort=False):
+        dataset, likelihood = group["dataset"].iloc[0], group["likelihood"].iloc[0]
+        reported = paper[(paper["dataset"] == PAPER_DATASET.get(dataset, dataset))
+                         & (paper["likelihood"] == likelihood)]
+        label = f"paper ({PAPER_DATASET.get(dataset, dataset)}, {likelihood})"
+        if label not in columns:
+            columns[label] = _claims_on(reported.assign(low=reported["log_px"], high=reported["log_px"],
+                                                        mean=reported["log_px"]), seeds=False)
+        columns[f"ours: {setting}"] = _claims_on(group, seeds=True)
+    return pd.DataFrame(columns, index=claims)
+
+
+def _claims_on(table: pd.DataFrame, seeds: bool) -> list[str]:
+    """The three claims' verdicts on a table of (model, steps, mean, low, high[, seeds])."""
+    vlae = table[table["model"] == "VLAE"].sort_values("steps")
+    vae = table[table["model"] == "VAE"]
+    if vlae.empty or vae.empty:
+        return ["not run"] * 3
+    best, base = vlae.iloc[-1], vae.iloc[0]
+    gain = best["mean"] - base["mean"]
+    if seeds and min(best["seeds"], base["seeds"]) > 1:
+        spread = max(best["high"] - best["low"], base["high"] - base["low"])
+        first = _verdict(gain > spread, f"T={int(best['steps'])}: {best['mean']:.2f} vs {base['mean']:.2f} "
+                         f"({gain:+.2f}; spread over {int(min(best['seeds'], base['seeds']))} "
+                         f"seeds ≤ {spread:.2f})")
+    elif seeds:
+        first = _verdict(gain > 0, f"T={int(best['steps'])}: {best['mean']:.2f} vs {base['mean']:.2f} "
+                         f"({gain:+.2f}; one seed)")
+    else:
+        first = _verdict(gain > 0, f"T={int(best['steps'])}: {best['mean']:.2f} vs {base['mean']:.2f} "
+                         f"({gain:+.2f})")
+    margins = []
+    for _, row in vlae.iterrows():
+        rivals = table[(table["steps"] == row["steps"]) & (table["model"] != "VLAE")]
+        rivals = pd.concat([rivals, vae])
+        strongest = rivals.loc[rivals["mean"].idxmax()]
+        margins.append((row["mean"] - strongest["mean"], int(row["steps"]), model_label(strongest["model"], strongest["steps"])))
+    worst = min(margins)
+    second = _verdict(worst[0] > 0, f"smallest margin {worst[0]:+.2f} at T={worst[1]} (vs {worst[2]})")
+    if len(vlae) < 2:
+        third = "not run: one T recorded"
+    else:
+        low, high = vlae.iloc[0], vlae.iloc[-1]
+        change = high["mean"] - low["mean"]
+        third = _verdict(change > 0, f"T={int(high['steps'])}: {high['mean']:.2f} vs T={int(low['steps'])}: "
+                         f"{low['mean']:.2f} ({change:+.2f})")
+    return [first, second, third]

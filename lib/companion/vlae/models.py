@@ -83,10 +83,10 @@ def svi_refine(
 
     ``elbo(mean, log_var)`` returns per-example ELBOs (B,); its sum's gradient is each example's
     own gradient, so every example takes its own step λ_{k+1} = λ_k + α ∇_λ ELBO(λ_k; x), with
-    each gradient's norm clipped per example. When gradients are enabled the steps are
-    differentiated through (create_graph), so the encoder learns from the refined ELBO.
+    each gradient's norm clipped per example. When (μ, log σ²) carry gradients (training) the
+    steps are differentiated through (create_graph), so the encoder learns from the refined ELBO.
     """
-    differentiate = torch.is_grad_enabled()
+    differentiate = torch.is_grad_enabled() and (mean.requires_grad or log_var.requires_grad)
     with torch.enable_grad():
         if not differentiate:
             mean, log_var = mean.detach().requires_grad_(), log_var.detach().requires_grad_()

@@ -28,9 +28,9 @@ BINARY_DATASETS = ("digits", "mnist5k", "mnist")
 PROFILES: dict[str, dict[str, Any]] = {
     "cpu": {
         "dataset": "digits", "likelihood": "gaussian", "models": list(MODELS), "steps": 4,
-        "epochs": 40, "latent_dim": 8, "hidden_dim": 128, "batch_size": 128,
+        "epochs": 80, "latent_dim": 8, "hidden_dim": 128, "batch_size": 128,
         "learning_rate": 1e-3, "importance_samples": 100, "init": "torch",
-        "damping": "harmonic", "svi_lr": 1e-3, "figure_epochs": 20,
+        "damping": "harmonic", "svi_lr": 0.03, "figure_epochs": 20,
         "threads": 1,
     },
     "paper": {

@@ -1,0 +1,146 @@
+"""One run, start to finish: execute the notebook with papermill and file its outputs.
+
+:func:`execute_run` is what a local worker process or a Slurm job calls. The notebook writes
+into a staging folder (its results records go there through ``$COMPANION_RESULTS_DIR``); only
+when it has finished are the records and the executed notebook moved into the results folder
+and the ledger entry set to ``done``. A run stopped half-way therefore leaves no record behind,
+and a finished one is never lost. Errors are caught and filed in the ledger with the cell's
+exception; only an interruption (Ctrl-C, a signal) propagates.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import time
+import traceback
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from companion.reproduce.ledger import Ledger
+from companion.reproduce.plan import Run
+from companion.results import git_commit
+
+#: Lines of a failed run's traceback (or kernel log) kept in its ledger entry.
+_TAIL = 40
+
+
+def now() -> str:
+    """The current UTC time in ISO format, to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@contextmanager
+def _results_to(folder: Path) -> Iterator[None]:
+    """Point ``$COMPANION_RESULTS_DIR`` (read by the notebook's kernel) at ``folder``."""
+    before = os.environ.get("COMPANION_RESULTS_DIR")
+    os.environ["COMPANION_RESULTS_DIR"] = str(folder)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("COMPANION_RESULTS_DIR", None)
+        else:
+            os.environ["COMPANION_RESULTS_DIR"] = before
+
+
+@contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Send this process's standard error (inherited by the kernel) to ``path``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def slurm_job_id() -> str | None:
+    """The Slurm job running this process, as squeue names it (``123`` or ``123_4``), if any."""
+    if os.environ.get("SLURM_ARRAY_JOB_ID"):
+        return f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+    return os.environ.get("SLURM_JOB_ID")
+
+
+def describe_error(error: BaseException) -> tuple[str, str]:
+    """A one-line summary of a run's error and its traceback's last lines."""
+    import papermill
+
+    if isinstance(error, papermill.PapermillExecutionError):
+        summary = f"{error.ename}: {error.evalue} (cell {error.exec_count})"
+        lines = "\n".join(error.traceback).splitlines()
+    else:
+        summary = f"{type(error).__name__}: {error}"
+        lines = traceback.format_exception(error)
+        lines = "".join(lines).splitlines()
+    return summary.strip(), "\n".join(lines[-_TAIL:])
+
+
+def _interrupted(error: BaseException) -> bool:
+    """Whether ``error`` means the run was stopped rather than broken."""
+    import papermill
+
+    if isinstance(error, KeyboardInterrupt):
+        return True
+    return isinstance(error, papermill.PapermillExecutionError) and error.ename == "KeyboardInterrupt"
+
+
+def execute_run(run: Run, results_dir: str, attempt: int = 1, executor: str = "local") -> dict[str, Any]:
+    """Execute ``run``'s notebook, file its outputs under ``results_dir`` and return its entry."""
+    import papermill
+
+    ledger = Ledger(Path(results_dir))
+    staging = ledger.staging_dir(run)
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "results").mkdir(parents=True)
+    executed = staging / "executed.ipynb"
+    identity = {"attempt": attempt, "executor": executor, "host": socket.gethostname(),
+                "job_id": slurm_job_id(),
+                "commit": git_commit(), "started": now()}
+    ledger.write(run, status="running", **identity)
+    start = time.perf_counter()
+    try:
+        with _results_to(staging / "results"), _stderr_to(staging / "kernel.log"):
+            papermill.execute_notebook(
+                run.notebook, str(executed), parameters=run.parameters,
+                cwd=str(Path(run.notebook).parent), progress_bar=False, log_output=False,
+            )
+    except BaseException as error:  # filed in the ledger; interruptions propagate
+        summary, trace = describe_error(error)
+        kernel_log = (staging / "kernel.log").read_text(errors="replace").splitlines()[-_TAIL:]
+        failed_notebook = None
+        if executed.exists():
+            target = ledger.notebook_path(run, failed=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(executed, target)
+            failed_notebook = str(target.relative_to(ledger.results_dir))
+        entry = ledger.write(
+            run, status="interrupted" if _interrupted(error) else "failed", error=summary,
+            traceback=trace, kernel_log="\n".join(kernel_log), notebook=failed_notebook,
+            wall_time_s=round(time.perf_counter() - start, 1), finished=now(), **identity)
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        return entry
+    records = []
+    for record in sorted((staging / "results").glob("*/*.json")):
+        target = ledger.results_dir / record.parent.name / record.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(record, target)
+        records.append(str(target.relative_to(ledger.results_dir)))
+    notebook = ledger.notebook_path(run)
+    notebook.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(executed, notebook)
+    entry = ledger.write(
+        run, status="done", records=records, notebook=str(notebook.relative_to(ledger.results_dir)),
+        wall_time_s=round(time.perf_counter() - start, 1), finished=now(), **identity)
+    shutil.rmtree(staging, ignore_errors=True)
+    return entry

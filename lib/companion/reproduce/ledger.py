@@ -1,0 +1,89 @@
+"""The ledger: one JSON file per run saying what became of it, so sweeps can resume.
+
+Entries live in ``<results>/_reproduce/ledger/<chapter>/<key>.json`` (three levels down, so
+:func:`companion.results.load_records` never mistakes them for run records) and are written
+atomically by whichever process runs the run: a worker on this machine or a Slurm job. A run
+is *complete* when its entry says ``done``, names the same code version, and its executed
+notebook and records are all still there; such runs are skipped.
+
+Statuses: ``submitted`` (queued on Slurm), ``running``, ``done``, ``failed`` (with the error),
+``interrupted`` (stopped by Ctrl-C or a signal).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from companion.reproduce.plan import Run
+from companion.results import atomic_write_text
+
+FOLDER = "_reproduce"
+
+
+class Ledger:
+    """The state of every run of the sweeps that write to one results folder."""
+
+    def __init__(self, results_dir: Path) -> None:
+        self.results_dir = Path(results_dir)
+        self.root = self.results_dir / FOLDER
+
+    def entry_path(self, run: Run) -> Path:
+        """The JSON file holding ``run``'s entry."""
+        return self.root / "ledger" / run.chapter / f"{run.key}.json"
+
+    def staging_dir(self, run: Run) -> Path:
+        """Scratch folder where ``run`` writes until it has finished."""
+        return self.root / "staging" / f"{run.chapter}-{run.key}"
+
+    def notebook_path(self, run: Run, *, failed: bool = False) -> Path:
+        """Where ``run``'s executed notebook is kept (failed runs apart from finished ones)."""
+        if failed:
+            return self.root / "failed" / run.chapter / f"{run.key}.ipynb"
+        return self.results_dir / run.chapter / "notebooks" / f"{run.key}.ipynb"
+
+    def slurm_dir(self) -> Path:
+        """Folder of submitit's job scripts, pickles and logs."""
+        return self.root / "slurm"
+
+    def read(self, run: Run) -> dict[str, Any] | None:
+        """``run``'s entry, or None when it never started (or its file is damaged)."""
+        path = self.entry_path(run)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except json.JSONDecodeError:
+            return None
+
+    def write(self, run: Run, **fields: Any) -> dict[str, Any]:
+        """Replace ``run``'s entry by its identity plus ``fields``; return the entry."""
+        entry = {"chapter": run.chapter, "key": run.key, "parameters": run.parameters,
+                 "label": run.label, "code_version": run.code_version, **fields}
+        text = json.dumps(entry, indent=1, sort_keys=True, default=str) + "\n"
+        atomic_write_text(self.entry_path(run), text)
+        return entry
+
+    def is_complete(self, run: Run) -> bool:
+        """Whether ``run`` finished with this code version and its outputs are all present."""
+        entry = self.read(run)
+        if not entry or entry.get("status") != "done" or entry.get("code_version") != run.code_version:
+            return False
+        outputs = [entry.get("notebook"), *entry.get("records", [])]
+        return all(path and (self.results_dir / path).exists() for path in outputs)
+
+    def state(self, run: Run) -> str:
+        """What a sweep will do with ``run``, in words (the dry-run table's column)."""
+        entry = self.read(run)
+        if entry is None:
+            return "to run"
+        if self.is_complete(run):
+            return "done: skip"
+        if entry.get("status") == "done" and entry.get("code_version") != run.code_version:
+            return "done with other code: rerun"
+        if entry.get("status") == "done":
+            return "outputs missing: rerun"
+        if entry.get("status") == "failed":
+            return f"failed before ({entry.get('error', '')[:60]}): retry"
+        return f"{entry.get('status')} before: rerun"

@@ -1,0 +1,197 @@
+"""The plan of a sweep: each chapter's grid expanded into runs, and the table that shows it.
+
+A chapter declares ``GRID = {profile: {parameter: [values, ...]}}`` next to its ``PROFILES``.
+A sweep takes the grid of one profile, adds a ``seed`` axis (``--seeds``, else the grid's own
+``seed`` values, else seed 0), keeps the runs ``--only`` selects and makes one :class:`Run` per
+point of the Cartesian product: one papermill execution of the chapter's notebook.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import companion
+from companion.paths import repository_root
+from companion.results import run_key
+
+#: Library folders left out of the code version: this package only schedules runs.
+_NOT_CODE = ("reproduce",)
+
+
+@dataclass(frozen=True)
+class ChapterSpec:
+    """What a sweep needs to know about a chapter: its notebook, grid and parameter check."""
+
+    name: str
+    notebook: Path
+    grid: Mapping[str, Mapping[str, Sequence[Any]]]
+    settings: Callable[..., dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One papermill execution of a chapter notebook with fixed parameters."""
+
+    chapter: str
+    notebook: str
+    parameters: dict[str, Any] = field(hash=False)
+    code_version: str
+    axes: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Stable hash of the chapter and its parameters (the same run → the same key)."""
+        return run_key(self.chapter, self.parameters)
+
+    @property
+    def label(self) -> str:
+        """The grid values of the run, e.g. ``dataset=digits seed=0``."""
+        return " ".join(f"{name}={self.parameters[name]}" for name in self.axes)
+
+
+def registered_chapters(root: Path | None = None) -> tuple[dict[str, ChapterSpec], dict[str, str]]:
+    """Chapters of :data:`companion.chapters.CHAPTERS` a sweep can run, and why others cannot.
+
+    Returns ``(specs, missing)``: ``missing`` maps a chapter to the reason it is left out (no
+    settings module yet, no ``GRID``, or no notebook).
+    """
+    from companion.chapters import CHAPTERS, available_chapters, settings_module
+
+    root = root or repository_root()
+    present = set(available_chapters())
+    specs, missing = {}, {}
+    for name in CHAPTERS:
+        notebook = root / "notebooks" / f"{name}.ipynb"
+        if name not in present:
+            missing[name] = f"no module {CHAPTERS[name]}"
+            continue
+        module = settings_module(name)
+        if not hasattr(module, "GRID"):
+            missing[name] = f"{CHAPTERS[name]} has no GRID"
+        elif not notebook.exists():
+            missing[name] = f"no notebook {notebook.relative_to(root)}"
+        else:
+            specs[name] = ChapterSpec(name, notebook, module.GRID, module.settings)
+    return specs, missing
+
+
+def code_version(notebook: Path) -> str:
+    """Hash of the code a run executes: the library's sources and the notebook's code cells.
+
+    Outputs and prose of the notebook, and this scheduling package, do not count, so
+    re-executing a notebook or editing its text keeps finished runs valid.
+    """
+    digest = hashlib.sha256()
+    package = Path(companion.__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package)
+        if relative.parts[0] in _NOT_CODE:
+            continue
+        digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            source = cell["source"]
+            digest.update(("".join(source) if isinstance(source, list) else source).encode() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Seeds from ``"0,1,2"``, ``"0-4"`` (inclusive) or a mix such as ``"0-2,7"``."""
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            raise ValueError(f"--seeds {text!r}: give non-negative integers such as 0,1,2 or 0-4")
+        span = range(int(first), int(last if dash else first) + 1)
+        if not span:
+            raise ValueError(f"--seeds {text!r}: the range {part} is empty")
+        seeds.extend(s for s in span if s not in seeds)
+    if not seeds:
+        raise ValueError("--seeds is empty; give e.g. 0,1,2 or 0-4")
+    return seeds
+
+
+def parse_assignments(items: Iterable[str], option: str) -> dict[str, list[str]]:
+    """``["dataset=digits,mnist5k", "seed=0"]`` → ``{"dataset": ["digits", "mnist5k"], ...}``."""
+    parsed: dict[str, list[str]] = {}
+    for item in items:
+        name, equals, values = item.partition("=")
+        if not equals or not name.strip() or not values.strip():
+            raise ValueError(f"{option} {item!r}: write KEY=VALUE (several values: KEY=V1,V2)")
+        parsed.setdefault(name.strip(), []).extend(v.strip() for v in values.split(",") if v.strip())
+    return parsed
+
+
+def matches(value: Any, text: str) -> bool:
+    """Whether a grid ``value`` is the one written as ``text`` on the command line."""
+    if str(value) == text:
+        return True
+    try:
+        return json.loads(text) == value
+    except json.JSONDecodeError:
+        return False
+
+
+def expand(
+    spec: ChapterSpec,
+    profile: str,
+    *,
+    seeds: Sequence[int] | None = None,
+    only: Mapping[str, Sequence[str]] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+) -> list[Run]:
+    """The runs of ``spec``'s grid for ``profile``.
+
+    ``seeds`` replaces the grid's seed axis; ``only`` keeps the runs whose parameter takes one
+    of the given values (a chapter whose grid lacks that parameter gives no runs); ``fixed``
+    adds parameters given to every run (``device``, ``data_dir``). Every run's parameters are
+    checked with the chapter's ``settings`` before anything runs.
+    """
+    if profile not in spec.grid:
+        raise ValueError(f"chapter {spec.name!r} has no grid for profile {profile!r}; "
+                         f"valid values: {sorted(spec.grid)}")
+    axes = {name: list(values) for name, values in spec.grid[profile].items()}
+    if seeds is not None:
+        axes["seed"] = list(seeds)
+    axes.setdefault("seed", [0])
+    axes["seed"] = axes.pop("seed")
+    for name, wanted in (only or {}).items():
+        if name not in axes:
+            return []
+        kept = [value for value in axes[name] if any(matches(value, text) for text in wanted)]
+        if not kept:
+            raise ValueError(f"--only {name}={','.join(wanted)}: chapter {spec.name!r} has no such "
+                             f"value in its {profile!r} grid; valid values: {axes[name]}")
+        axes[name] = kept
+    notebook = Path(spec.notebook).resolve()
+    version = code_version(notebook)
+    fixed = dict(fixed or {})
+    runs = []
+    for point in itertools.product(*axes.values()):
+        parameters = {"profile": profile, **dict(zip(axes, point)), **fixed}
+        if spec.settings is not None:
+            checked = {k: v for k, v in parameters.items() if k != "device"}
+            try:
+                spec.settings(**checked)
+            except ValueError as error:  # ParameterError, or any value the chapter refuses
+                raise ValueError(f"chapter {spec.name!r}, run {parameters}: {error}") from error
+        runs.append(Run(spec.name, str(notebook), parameters, version, tuple(axes)))
+    return runs
+
+
+def plan_table(runs: Sequence[Run], states: Sequence[str]) -> pd.DataFrame:
+    """The dry-run table: one row per run with its grid values and what a sweep would do."""
+    rows = [{"chapter": run.chapter, "key": run.key, "parameters": run.label, "state": state}
+            for run, state in zip(runs, states)]
+    return pd.DataFrame(rows, columns=["chapter", "key", "parameters", "state"])

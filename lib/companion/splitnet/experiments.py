@@ -1,0 +1,268 @@
+"""The chapter's runs: data, the unsplit baseline, SplitNet's two phases and the random control.
+
+Every model trains with :func:`companion.training.train` and SGD with momentum 0.9; weight
+decay acts on convolution and linear weights only (not on batch norm, biases or assignment
+logits), as in the authors' code. The learning rate is multiplied by 0.1 at the given fractions
+of each run's epochs.
+
+* baseline: the unsplit WRN, ``epochs + finetune_epochs`` epochs from scratch;
+* SplitNet: grouping phase (``epochs``; cross-entropy + γ1 R_W + γ2 R_D + γ3 R_E, dropout on
+  the split layers, block batch-norm scales frozen at 1 as in the released script), hard split,
+  fine-tuning (``finetune_epochs``; cross-entropy + weight decay);
+* SplitNet-R: the same tree with random equal-size groups, trained from scratch for
+  ``epochs + finetune_epochs`` epochs, so it sees as many epochs as SplitNet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from companion.config import resolve_device
+from companion.data import batches, load_images
+from companion.splitnet.assignment import LearnedSplitWRN, balanced_groups
+from companion.splitnet.augmentation import random_crop_flip, standardize_by_channel, standardize_per_image
+from companion.splitnet.counting import count_cost, reduction
+from companion.splitnet.regularizers import splitnet_regularizer
+from companion.splitnet.split import SplitWideResNet, split_network
+from companion.splitnet.wrn import PreActBlock, WideResNet
+from companion.training import TrainResult, train
+
+EVAL_BATCH = 500
+
+
+@dataclass
+class SplitData:
+    """Standardised train and test tensors, and the raw test images for figures."""
+
+    name: str
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    raw_test_images: np.ndarray
+    num_classes: int
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """C×H×W of one image."""
+        return tuple(self.train_images.shape[1:])  # type: ignore[return-value]
+
+
+def load_data(params: Mapping[str, Any]) -> SplitData:
+    """The chapter's data: CIFAR-100 standardised per image (as the authors did), the small sets
+    standardised per channel with the training statistics; ``train_images`` > 0 keeps that many."""
+    train_set = load_images(params["dataset"], "train", params["data_dir"])
+    test_set = load_images(params["dataset"], "test", params["data_dir"])
+    if params["train_images"]:
+        train_set = train_set.subset(params["train_images"])
+    train_images, test_images = torch.from_numpy(train_set.images), torch.from_numpy(test_set.images)
+    if params["dataset"] == "cifar100":
+        train_x, test_x = standardize_per_image(train_images), standardize_per_image(test_images)
+    else:
+        train_x = standardize_by_channel(train_images, train_images)
+        test_x = standardize_by_channel(test_images, train_images)
+    return SplitData(params["dataset"], train_x, torch.from_numpy(train_set.labels), test_x,
+                     torch.from_numpy(test_set.labels), test_set.images, train_set.num_classes)
+
+
+def make_network(params: Mapping[str, Any], data: SplitData, dropout: float = 0.0) -> WideResNet:
+    """The WRN of the parameters; ``dropout`` goes on the stages and head that ``groups`` splits."""
+    tree = [int(count) for count in params["groups"].split("-")]
+    if tree[-1] > data.num_classes:
+        raise ValueError(f"groups={params['groups']!r} asks for more class groups than the "
+                         f"{data.num_classes} classes of {data.name}")
+    stage_dropout = [0.0] + [dropout if count > 1 else 0.0 for count in tree[:-1]]
+    return WideResNet(params["depth"], params["width"], data.num_classes, data.shape[0],
+                      dropout=stage_dropout + [dropout])
+
+
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float,
+                   assignment_lr_scale: float = 1.0) -> torch.optim.SGD:
+    """SGD (momentum 0.9) with weight decay on convolution and linear weights only; assignment
+    logits (if any) learn at ``assignment_lr_scale`` × ``lr``."""
+    decayed = [module.weight for module in model.modules() if isinstance(module, (nn.Conv2d, nn.Linear))]
+    logits = list(model.assignments.parameters()) if isinstance(model, LearnedSplitWRN) else []
+    special = {id(parameter) for parameter in decayed + logits}
+    others = [p for p in model.parameters() if id(p) not in special and p.requires_grad]
+    groups = [{"params": decayed, "weight_decay": weight_decay}, {"params": others, "weight_decay": 0.0}]
+    if logits:
+        groups.append({"params": logits, "weight_decay": 0.0, "lr": lr * assignment_lr_scale})
+    return torch.optim.SGD(groups, lr=lr, momentum=0.9)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, epochs: int, decay_at: Sequence[float]
+                   ) -> torch.optim.lr_scheduler.MultiStepLR:
+    """×0.1 at each fraction of ``epochs`` in ``decay_at`` (e.g. 0.6 of 400 → epoch 240)."""
+    milestones = sorted({int(round(fraction * epochs)) for fraction in decay_at})
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=0.1)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Logits of ``images`` in evaluation mode, in batches, on the CPU."""
+    was_training = model.training
+    model.eval()
+    logits = torch.cat([model(images[start:start + EVAL_BATCH].to(device)).cpu()
+                        for start in range(0, len(images), EVAL_BATCH)])
+    model.train(was_training)
+    return logits
+
+
+def error_rate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+               device: torch.device | str = "cpu") -> float:
+    """Top-1 test error in %."""
+    return 100.0 * (predict(model, images, device).argmax(dim=1) != labels).float().mean().item()
+
+
+def cross_entropy_loss(augment: bool) -> Callable[[nn.Module, Any, Any], torch.Tensor]:
+    """The loss of the baseline, the fine-tuning and the random control."""
+    def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], state: Any) -> torch.Tensor:
+        images, labels = batch
+        images = random_crop_flip(images) if augment else images
+        return F.cross_entropy(model(images), labels)
+    return loss_fn
+
+
+def grouping_loss(gammas: Sequence[float], augment: bool) -> Callable[..., dict[str, torch.Tensor]]:
+    """Cross-entropy + γ1 R_W + γ2 R_D + γ3 R_E, with each term logged."""
+    def loss_fn(model: LearnedSplitWRN, batch: tuple[torch.Tensor, torch.Tensor], state: Any
+                ) -> dict[str, torch.Tensor]:
+        images, labels = batch
+        images = random_crop_flip(images) if augment else images
+        cross_entropy = F.cross_entropy(model(images), labels)
+        regularizer, terms = splitnet_regularizer(model, tuple(gammas))
+        return {"loss": cross_entropy + regularizer, "cross_entropy": cross_entropy.detach(),
+                "R_W": terms["weight"].detach(), "R_D": terms["disjoint"].detach(),
+                "R_E": terms["balance"].detach()}
+    return loss_fn
+
+
+def fit(model: nn.Module, loss_fn: Callable[..., Any], params: Mapping[str, Any], data: SplitData, *,
+        epochs: int, lr: float, decay_at: Sequence[float], weight_decay: float, seed_offset: int,
+        on_epoch: Callable[[nn.Module, int], None] | None = None) -> TrainResult:
+    """Train with the shared loop; the test error is logged after every epoch."""
+    device = resolve_device(params["device"])
+    model.to(device)
+    optimizer = make_optimizer(model, lr, weight_decay, params["assignment_lr_scale"])
+
+    def evaluate(trained: nn.Module, epoch: int) -> dict[str, float]:
+        if on_epoch is not None:
+            on_epoch(trained, epoch)
+        return {"test_error": error_rate(trained, data.test_images, data.test_labels, device)}
+
+    return train(model, loss_fn, batches((data.train_images, data.train_labels), params["batch_size"],
+                                         shuffle=True, seed=params["seed"] * 10 + seed_offset),
+                 epochs=epochs, optimizer=optimizer,
+                 scheduler=make_scheduler(optimizer, epochs, decay_at), device=device,
+                 evaluate=evaluate)
+
+
+def train_baseline(params: Mapping[str, Any], data: SplitData) -> tuple[WideResNet, TrainResult]:
+    """The unsplit WRN, trained as long as SplitNet's two phases together."""
+    torch.manual_seed(params["seed"])
+    network = make_network(params, data)
+    history = fit(network, cross_entropy_loss(params["augment"]), params, data,
+                  epochs=params["epochs"] + params["finetune_epochs"], lr=params["lr"],
+                  decay_at=params["lr_decay_at"], weight_decay=params["weight_decay"], seed_offset=0)
+    return network.cpu(), history
+
+
+@dataclass
+class GroupingRun:
+    """SplitNet after its grouping phase: the model, its history, the assignments per epoch."""
+
+    model: LearnedSplitWRN
+    history: TrainResult
+    snapshots: list[dict[str, torch.Tensor]] = field(default_factory=list)
+
+
+def freeze_block_bn_scales(network: WideResNet) -> None:
+    """Fix every residual block's batch-norm scale at 1 (the released script's bn_no_scale):
+    otherwise a scale could grow back what the group-weight penalty shrinks."""
+    for block in network.modules():
+        if isinstance(block, PreActBlock):
+            for bn in (block.bn1, block.bn2):
+                bn.weight.requires_grad_(False)
+
+
+def train_grouping(params: Mapping[str, Any], data: SplitData) -> GroupingRun:
+    """Phase 1: learn the network and the group assignments together."""
+    torch.manual_seed(params["seed"])
+    model = LearnedSplitWRN(make_network(params, data, dropout=params["dropout"]), params["groups"])
+    freeze_block_bn_scales(model.network)
+    run = GroupingRun(model, TrainResult(pd.DataFrame(), pd.DataFrame()))
+
+    def snapshot(trained: LearnedSplitWRN, epoch: int) -> None:
+        run.snapshots.append(assignment_snapshot(trained))
+
+    snapshot(model, -1)
+    run.history = fit(model, grouping_loss(params["gammas"], params["augment"]), params, data,
+                      epochs=params["epochs"], lr=params["lr"], decay_at=params["lr_decay_at"],
+                      weight_decay=params["weight_decay"], seed_offset=1, on_epoch=snapshot)
+    model.cpu()
+    return run
+
+
+def assignment_snapshot(model: LearnedSplitWRN) -> dict[str, torch.Tensor]:
+    """Every assignment's soft probabilities now (CPU copies)."""
+    with torch.no_grad():
+        return {name: model.assignments.probabilities(name).cpu().clone()
+                for name in model.assignments.names}
+
+
+def finetune_split(params: Mapping[str, Any], data: SplitData, grouping: GroupingRun
+                   ) -> tuple[SplitWideResNet, TrainResult, float]:
+    """Phase 2: cut along the arg-max groups, then fine-tune; also returns the error right after
+    the cut (before any fine-tuning)."""
+    split = split_network(grouping.model.network, grouping.model.assignments)
+    error_at_split = error_rate(split, data.test_images, data.test_labels, resolve_device(params["device"]))
+    torch.manual_seed(params["seed"])
+    history = fit(split, cross_entropy_loss(params["augment"]), params, data,
+                  epochs=params["finetune_epochs"], lr=params["finetune_lr"],
+                  decay_at=params["finetune_lr_decay_at"],
+                  weight_decay=params["finetune_weight_decay"], seed_offset=2)
+    return split.cpu(), history, error_at_split
+
+
+def train_random_split(params: Mapping[str, Any], data: SplitData) -> tuple[SplitWideResNet, TrainResult]:
+    """SplitNet-R: the same tree, random equal-size groups, trained from scratch."""
+    torch.manual_seed(params["seed"])
+    network = make_network(params, data)
+    assignments = LearnedSplitWRN(network, params["groups"]).assignments
+    groups = balanced_groups(assignments, torch.Generator().manual_seed(params["seed"]))
+    split = split_network(network, assignments, groups)
+    history = fit(split, cross_entropy_loss(params["augment"]), params, data,
+                  epochs=params["epochs"] + params["finetune_epochs"], lr=params["lr"],
+                  decay_at=params["lr_decay_at"], weight_decay=params["weight_decay"], seed_offset=3)
+    return split.cpu(), history
+
+
+def model_row(name: str, model: nn.Module, baseline: nn.Module, data: SplitData, groups: str,
+              error: float | None = None) -> dict[str, Any]:
+    """One row of the results: test error, parameters, FLOPs and reductions from the baseline."""
+    full = count_cost(baseline, data.shape)
+    cost = count_cost(model, data.shape)
+    row = {"model": name, "groups": groups,
+           "test_error": error if error is not None else error_rate(model, data.test_images, data.test_labels),
+           "params": cost.parameters, "flops": cost.flops}
+    shrink = reduction(full, cost)
+    row["params_reduced_pct"] = shrink["params_reduced_pct"]
+    row["flops_reduced_pct"] = shrink["flops_reduced_pct"]
+    return row
+
+
+def class_groups(split: SplitWideResNet) -> list[list[int]]:
+    """The classes of each leaf branch, left to right."""
+    def leaves(branch: nn.Module) -> list[list[int]]:
+        if not len(branch.children_branches):
+            return [branch.classes.tolist()]
+        return [group for child in branch.children_branches for group in leaves(child)]
+    return [group for branch in split.branches for group in leaves(branch)]

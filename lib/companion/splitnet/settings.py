@@ -1,0 +1,109 @@
+"""Parameters of the chapter "SplitNet".
+
+``cpu``: a narrow WRN-10-2 on the 8×8 digits, about a minute and a half on a 2-core CPU.
+``paper``: the authors' CIFAR-100 setup (dalgu90/splitnet-wrn): WRN-16-8, deep split 2-2-2,
+batch 90, SGD with momentum 0.9 and learning rate 0.1; grouping 400 epochs (×0.1 at 240 and 300,
+weight decay 1e-4, dropout 0.5 on the split layers, γ = 1, 1, 10), fine-tuning 240 epochs
+(×0.1 at 100 and 140, weight decay 5e-4); 45k training images, random crops and flips,
+per-image standardisation.
+
+Learning-rate decays are given as fractions of a run's epochs, so the same schedule shape
+serves the grouping phase, the fine-tuning and the from-scratch baseline and random control.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from companion.config import (
+    ParameterError,
+    check_choice,
+    check_device,
+    check_float,
+    check_int,
+    resolve,
+)
+from companion.splitnet.assignment import parse_tree, tree_name
+from companion.splitnet.wrn import blocks_per_stage
+
+#: Data sets the chapter runs on: the two that ship with packages, and the paper's CIFAR-100.
+DATASETS = ("digits", "mnist5k", "cifar100")
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "cpu": {
+        "dataset": "digits", "groups": "2-2-2", "depth": 10, "width": 2,
+        "epochs": 24, "finetune_epochs": 8, "batch_size": 64,
+        "lr": 0.1, "lr_decay_at": [0.6, 0.75], "finetune_lr": 0.1,
+        "finetune_lr_decay_at": [5 / 12, 7 / 12],
+        "weight_decay": 1e-4, "finetune_weight_decay": 5e-4,
+        "gammas": [1.0, 1.0, 10.0], "assignment_lr_scale": 100.0, "dropout": 0.0, "augment": False, "train_images": 0,
+        "devices": ["cpu", "cpu"],
+    },
+    "paper": {
+        "dataset": "cifar100", "groups": "2-2-2", "depth": 16, "width": 8,
+        "epochs": 400, "finetune_epochs": 240, "batch_size": 90,
+        "lr": 0.1, "lr_decay_at": [0.6, 0.75], "finetune_lr": 0.1,
+        "finetune_lr_decay_at": [5 / 12, 7 / 12],
+        "weight_decay": 1e-4, "finetune_weight_decay": 5e-4,
+        "gammas": [1.0, 1.0, 10.0], "assignment_lr_scale": 1.0, "dropout": 0.5, "augment": True, "train_images": 45000,
+        "devices": ["auto", "auto"],
+    },
+}
+
+GRID: dict[str, dict[str, list[Any]]] = {
+    "cpu": {"groups": ["1-1-2", "1-2-2", "2-2-2", "2-2-4"], "seed": [0, 1, 2]},
+    "paper": {"groups": ["1-1-4", "1-2-2", "2-2-2", "2-4-4"]},
+}
+
+
+def _floats(name: str, values: Any, count: int | None = None, minimum: float = 0.0,
+            maximum: float = float("inf")) -> list[float]:
+    """A list of numbers (or a comma-separated string of them), each in [minimum, maximum]."""
+    if isinstance(values, str):
+        try:
+            values = [float(part) for part in values.split(",") if part.strip()]
+        except ValueError as error:
+            raise ParameterError(f"{name}={values!r} must be numbers separated by commas") from error
+    if isinstance(values, (int, float)) and not isinstance(values, bool):
+        values = [values]
+    values = list(values)
+    if count is not None and len(values) != count:
+        raise ParameterError(f"{name}={values!r} needs {count} numbers")
+    return [check_float(name, value, minimum, maximum) for value in values]
+
+
+def settings(profile: str = "cpu", **given: Any) -> dict[str, Any]:
+    """The chapter's parameters: the profile's values, overridden by those given (not None)."""
+    params = resolve(PROFILES, profile, **given)
+    check_choice("dataset", params["dataset"], DATASETS)
+    check_int("depth", params["depth"], minimum=10)
+    try:
+        params["groups"] = tree_name(parse_tree(params["groups"]))
+        blocks_per_stage(params["depth"])
+    except ValueError as error:
+        raise ParameterError(str(error)) from error
+    check_int("width", params["width"], minimum=1)
+    check_int("epochs", params["epochs"], minimum=1)
+    check_int("finetune_epochs", params["finetune_epochs"], minimum=0)
+    check_int("batch_size", params["batch_size"], minimum=2)
+    check_int("train_images", params["train_images"], minimum=0)
+    check_float("lr", params["lr"], 0.0, open_min=True)
+    check_float("finetune_lr", params["finetune_lr"], 0.0, open_min=True)
+    check_float("weight_decay", params["weight_decay"], 0.0)
+    check_float("finetune_weight_decay", params["finetune_weight_decay"], 0.0)
+    check_float("assignment_lr_scale", params["assignment_lr_scale"], 0.0, open_min=True)
+    check_float("dropout", params["dropout"], 0.0, 0.95)
+    params["gammas"] = _floats("gammas", params["gammas"], count=3)
+    params["lr_decay_at"] = _floats("lr_decay_at", params["lr_decay_at"], maximum=1.0)
+    params["finetune_lr_decay_at"] = _floats("finetune_lr_decay_at", params["finetune_lr_decay_at"],
+                                             maximum=1.0)
+    if not isinstance(params["augment"], bool):
+        raise ParameterError(f"augment={params['augment']!r} must be True or False")
+    devices = params["devices"]
+    if isinstance(devices, str):
+        devices = [part.strip() for part in devices.split(",") if part.strip()]
+    if not isinstance(devices, list) or not devices:
+        raise ParameterError(f"devices={params['devices']!r}: give a list such as ['cpu', 'cpu'] "
+                             "or 'cuda:0,cuda:1'")
+    params["devices"] = [check_device(device) for device in devices]
+    return params

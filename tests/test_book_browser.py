@@ -1,0 +1,272 @@
+"""The built book in a real browser: every page loads cleanly, offline, with its images and math.
+
+The test builds the book exactly as ``make book`` does (same command, same folder
+``book/_build``, so the jupyter-cache it fills is the one ``make book`` reuses), serves
+``book/_build/html`` on 127.0.0.1 and opens every page in headless Chromium (Debian's
+``/usr/bin/chromium`` driven by Playwright; no browser is downloaded). Per page: no console
+error, no failed request, no request to another host, every image loaded, every formula typeset
+by MathJax and no raw ``$...$`` left, no content wider than the text column unless it scrolls,
+no link to a missing page or anchor. The search page must find a term of the introduction. A
+screenshot of each page's first screen goes to ``book/_build/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+from playwright.sync_api import BrowserContext, Page, Route, sync_playwright
+
+from companion.runs_page import runs_table_html
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "book" / "_build"
+HTML = BUILD / "html"
+SCREENSHOTS = BUILD / "screenshots"
+MATHJAX = ROOT / "book" / "_assets" / "mathjax" / "tex-chtml.js"
+CHROMIUM = Path("/usr/bin/chromium")
+HOST = "127.0.0.1"
+# Playwright adds --headless; the rest keep Chromium from calling home on a CI machine.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SEARCH_TERM, SEARCH_HIT = "posterior", "intro.html"
+
+
+def _toc_documents(entry: dict | list) -> Iterator[str]:
+    """Every ``file`` (and the ``root``) named anywhere in a _toc.yml structure."""
+    if isinstance(entry, list):
+        for item in entry:
+            yield from _toc_documents(item)
+    elif isinstance(entry, dict):
+        for key, value in entry.items():
+            if key in ("file", "root"):
+                yield str(value)
+            elif isinstance(value, (list, dict)):
+                yield from _toc_documents(value)
+
+
+def book_pages() -> list[str]:
+    """The pages the build makes: one per toc entry, plus the redirect, search and index pages."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    documents = [re.sub(r"\.(md|ipynb)$", "", name) for name in _toc_documents(toc)]
+    return [f"{name}.html" for name in documents] + ["index.html", "search.html", "genindex.html"]
+
+
+def _run(command: list[str], what: str, **kwargs) -> None:
+    """Run ``command``; fail the test with its output's end when it fails."""
+    done = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if done.returncode != 0:
+        pytest.fail(f"{what} failed ({' '.join(command)}, exit {done.returncode}):\n"
+                    f"{(done.stdout + done.stderr)[-6000:]}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    """Debian's Chromium, installed with apt-get when missing (CI runs as root)."""
+    if not CHROMIUM.exists():
+        if os.geteuid() != 0:
+            pytest.fail(f"{CHROMIUM} is missing and only root can install it: "
+                        "apt-get install -y chromium", pytrace=False)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        _run(["apt-get", "update"], "apt-get update", env=env)
+        _run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
+             "installing chromium", env=env)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    """book/_build/html, built now exactly as `make book` builds it."""
+    if not MATHJAX.exists():
+        _run(["make", "mathjax"], "copying MathJax from npm", cwd=ROOT)
+    env = {"COMPANION_RESULTS_DIR": str(ROOT / ".scratch" / "results"), **os.environ}
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    _run([str(jupyter_book), "build", "book/", "-W", "-n", "--keep-going"], "jupyter-book build",
+         cwd=ROOT, env=env)
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    return HTML
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        """Serve without logging each request to stderr."""
+
+
+@pytest.fixture(scope="module")
+def server(site: Path) -> Iterator[str]:
+    """The built site served on 127.0.0.1 at a free port; yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer((HOST, 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://{HOST}:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    """Headless Chromium with a fresh profile folder, one 1280×800 window."""
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            user_data_dir=tmp_path_factory.mktemp("chromium-profile"),
+            executable_path=str(chromium), headless=True, args=FLAGS,
+            viewport={"width": 1280, "height": 800},
+        )
+        yield context
+        context.close()
+
+
+def _open(context: BrowserContext, url: str) -> tuple[Page, list[str]]:
+    """Open ``url``, recording console errors, failed requests and requests to other hosts."""
+    page = context.new_page()
+    problems: list[str] = []
+
+    def only_this_host(route: Route) -> None:
+        target = urlsplit(route.request.url)
+        if target.scheme in ("http", "https", "ws", "wss") and target.hostname != HOST:
+            problems.append(f"request to another host: {route.request.url}")
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/*", only_this_host)
+    page.on("console", lambda message: message.type == "error" and problems.append(
+        f"console error: {message.text} at {message.location.get('url')}"))
+    page.on("pageerror", lambda error: problems.append(f"uncaught exception: {error}"))
+    page.on("requestfailed", lambda request: problems.append(
+        f"failed request: {request.url} ({request.failure})"))
+    page.on("response", lambda response: response.status >= 400 and problems.append(
+        f"HTTP {response.status}: {response.url}"))
+    page.goto(url, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    return page, problems
+
+
+_UNLOADED_IMAGES = """async () => {
+  const images = Array.from(document.images);
+  images.forEach(image => { image.loading = "eager"; });
+  const settled = image => image.complete ? null
+    : new Promise(done => { image.addEventListener("load", done); image.addEventListener("error", done); });
+  await Promise.race([Promise.all(images.map(settled)), new Promise(done => setTimeout(done, 10000))]);
+  return images.filter(image => !(image.complete && image.naturalWidth > 0))
+               .map(image => image.getAttribute("src"));
+}"""
+
+# Sphinx marks every formula with class "math"; MathJax puts an mjx-container in each one.
+_MATH = r"""async () => {
+  const formulas = Array.from(document.querySelectorAll(".math"));
+  if (formulas.length && window.MathJax && MathJax.startup) { await MathJax.startup.promise; }
+  const article = document.querySelector("article") || document.body;
+  const prose = article.cloneNode(true);
+  prose.querySelectorAll("pre, code, script, style, mjx-container, .highlight").forEach(e => e.remove());
+  return {
+    formulas: formulas.length,
+    untypeset: formulas.filter(f => !f.querySelector("mjx-container")).map(f => f.textContent.slice(0, 80)),
+    errors: Array.from(document.querySelectorAll("mjx-merror")).map(e => e.textContent.slice(0, 80)),
+    rawDollars: prose.textContent.match(/\$\$?[^$\s](?:[^$]*[^$\s])?\$\$?/g) || [],
+  };
+}"""
+
+# Tables, figures, code and display maths must fit the text column or scroll inside a box.
+_OVERFLOWING = """() => {
+  const article = document.querySelector("article");
+  if (!article) { return []; }
+  const right = article.getBoundingClientRect().right + 1;
+  const scrolls = element => {
+    for (let box = element.parentElement; box && box !== article; box = box.parentElement) {
+      if (getComputedStyle(box).overflowX !== "visible") { return true; }
+    }
+    return false;
+  };
+  return Array.from(article.querySelectorAll("table, img, pre, figure, mjx-container"))
+    .filter(element => element.getBoundingClientRect().right > right && !scrolls(element))
+    .map(element => `${element.tagName.toLowerCase()} ${(element.getAttribute("src") || element.textContent).slice(0, 60)}`);
+}"""
+
+
+def _broken_links(page: Page) -> list[str]:
+    """Links to a page of the site that does not exist, or to an anchor it does not have."""
+    broken = []
+    for href in set(page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")):
+        target = urlsplit(href)
+        if target.hostname != HOST:
+            continue
+        path = HTML / unquote(target.path).lstrip("/")
+        path = path / "index.html" if path.is_dir() else path
+        if not path.is_file():
+            broken.append(f"link to a missing page: {href}")
+        elif target.fragment and path.suffix == ".html":
+            anchor = re.escape(unquote(target.fragment))
+            if not re.search(rf'\b(id|name)="{anchor}"', path.read_text(encoding="utf-8")):
+                broken.append(f"link to a missing anchor: {href}")
+    return sorted(broken)
+
+
+@pytest.mark.parametrize("page_path", book_pages())
+def test_page_loads_cleanly_in_chromium(page_path: str, server: str, browser: BrowserContext):
+    page, problems = _open(browser, server + page_path)
+    try:
+        problems += [f"image not loaded: {src}" for src in page.evaluate(_UNLOADED_IMAGES)]
+        math = page.evaluate(_MATH)
+        problems += [f"formula not typeset: {text}" for text in math["untypeset"]]
+        problems += [f"MathJax error: {text}" for text in math["errors"]]
+        problems += [f"raw TeX left in the text: {text}" for text in math["rawDollars"]]
+        problems += [f"wider than the text column: {what}" for what in page.evaluate(_OVERFLOWING)]
+        problems += _broken_links(page)
+        page.screenshot(path=SCREENSHOTS / page_path.replace("/", "__").replace(".html", ".png"))
+    finally:
+        page.close()
+    assert not problems, f"{page_path}:\n" + "\n".join(problems)
+
+
+def test_every_built_page_is_checked(site: Path):
+    built = {path.relative_to(site).as_posix() for path in site.rglob("*.html")
+             if not path.relative_to(site).parts[0].startswith("_")}
+    assert built == set(book_pages())
+
+
+def test_search_finds_a_term_of_the_introduction(server: str, browser: BrowserContext):
+    page, problems = _open(browser, f"{server}search.html?q={SEARCH_TERM}")
+    try:
+        page.wait_for_selector("#search-results ul.search li", timeout=30000)
+        hits = page.eval_on_selector_all("#search-results ul.search li a",
+                                         "links => links.map(a => a.getAttribute('href'))")
+    finally:
+        page.close()
+    assert not problems, "\n".join(problems)
+    assert any(href.split("?")[0].split("#")[0] == SEARCH_HIT for href in hits), hits
+
+
+def test_runs_table_sorts_when_a_header_is_clicked(browser: BrowserContext):
+    records = [{"chapter": chapter, "profile": "cpu", "device": "cpu", "commit": "unknown",
+                "date": date, "wall_time_s": seconds, "params": {"seed": 0}}
+               for chapter, date, seconds in [("vlae", "2026-01-01T00:00:00+00:00", 9.0),
+                                              ("ppca", "2026-01-03T00:00:00+00:00", 100.0),
+                                              ("data", "2026-01-02T00:00:00+00:00", 20.0)]]
+    page = browser.new_page()
+    try:
+        page.set_content(runs_table_html(records, []))
+        column = "rows => rows.map(row => row.cells[0].textContent)"
+        assert page.eval_on_selector_all("#runs-table tbody tr", column) == ["ppca", "data", "vlae"]
+        page.click("text=wall time")
+        assert page.eval_on_selector_all("#runs-table tbody tr", column) == ["vlae", "data", "ppca"]
+        page.click("text=wall time")
+        assert page.eval_on_selector_all("#runs-table tbody tr", column) == ["ppca", "data", "vlae"]
+        page.click("text=chapter")
+        assert page.eval_on_selector_all("#runs-table tbody tr", column) == ["data", "ppca", "vlae"]
+        assert page.get_attribute("#runs-table th:first-child", "aria-sort") == "ascending"
+    finally:
+        page.close()

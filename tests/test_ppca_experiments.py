@@ -1,0 +1,81 @@
+"""The chapter's experiments on a small grid: the diagonal posterior finds the PCA axes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from companion.ppca import experiments, nonlinear
+from companion.ppca.settings import settings
+
+
+@pytest.fixture(scope="module")
+def params():
+    return settings(norm_ratios=[2.0], seeds=1, examples=500, lbfgs_iterations=300, sgd_epochs=2,
+                    nonlinear_epochs=2, nonlinear_seeds=1, hidden_dim=8)
+
+
+@pytest.fixture(scope="module")
+def grid(params):
+    return experiments.fit_grid(params)
+
+
+def test_grid_has_a_row_per_cell_and_method(grid):
+    assert len(grid) == 2 * 3  # angles 90° and 60°, one ratio, one replicate, three methods
+    assert set(grid["method"]) == set(experiments.METHODS)
+
+
+def test_diagonal_posterior_reaches_the_likelihood_on_the_pca_axes(grid):
+    diagonal = grid[grid["method"] == "diagonal"]
+    assert (diagonal["elbo_deficit"].abs() < 1e-6).all()
+    assert (diagonal["abs_cos"] < 1e-3).all() and (diagonal["pca_angle"] < 0.1).all()
+    full = grid[grid["method"] == "full"]
+    assert (full["elbo_deficit"].abs() < 1e-6).all()
+
+
+def test_summaries_cover_every_cell(grid):
+    table = experiments.summarise(grid)
+    assert len(table) == 6 and table.index.names == ["true angle (°)", "norm ratio", "fit"]
+    rows = experiments.summary_rows(grid)
+    assert {row["method"] for row in rows} == set(experiments.METHODS)
+
+
+def test_rotation_profile_keeps_the_likelihood_and_penalises_the_diagonal_elbo(params):
+    data = experiments.replicate_data(params, 60.0, 2.0, 0)
+    profile = experiments.rotation_profile(data, np.array([0.0, 30.0, 45.0, 90.0]))
+    assert np.ptp(profile["log_likelihood"]) < 1e-9
+    gap = profile["log_likelihood"] - profile["diagonal_elbo"]
+    assert gap[0] == pytest.approx(0.0, abs=1e-9) and gap[3] == pytest.approx(0.0, abs=1e-9)
+    assert gap[2] > gap[1] > 0.0
+
+
+def test_run_metrics_feed_the_recorded_tables(grid, params):
+    histories = experiments.sgd_histories(experiments.replicate_data(params, 60.0, 2.0, 0), params)
+    assert list(histories.groupby("method").size()) == [2, 2]
+    summary = pd.DataFrame({"model": ["truth", "vae", "vlae"], "elbo": [np.nan, 1.0, 1.2],
+                            "abs_cos": [0.5, 0.2, 0.4], "dto": [0.6, 0.2, 0.5], "sap": [1.0, 0.6, 0.5]})
+    rows = pd.DataFrame(experiments.run_metrics(grid, histories, summary)).assign(
+        run_id="r1", profile="cpu", param_seeds=1, param_latent_dim=2, param_observed_dim=6, param_noise=0.1,
+        param_nonlinear_epochs=2, param_hidden_dim=8)
+    assert set(rows["section"]) == {"linear", "sgd", "nonlinear"}
+    table = experiments.recorded_table(rows)
+    assert len(table) == 2 and table.shape[1] == 9
+    assert experiments.recorded_nonlinear_table(rows).shape == (1, 6)
+    assert experiments.recorded_table(pd.DataFrame(columns=["run_id"])).empty
+
+
+def test_jacobian_metrics_of_orthogonal_jacobians_are_zero():
+    basis = torch.linalg.qr(torch.randn(5, 2, dtype=torch.float64))[0]
+    jacobians = torch.stack([basis * torch.tensor([2.0, 0.5], dtype=torch.float64), basis.flip(1)])
+    result = nonlinear.jacobian_metrics(jacobians)
+    assert result["abs_cos"] == pytest.approx(0.0, abs=1e-12) and result["dto"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_nonlinear_study_compares_vae_vlae_and_the_true_decoder(params):
+    study = nonlinear.nonlinear_study(params)
+    frame = study.summary
+    assert list(frame["model"]) == ["truth", "vae", "vlae"]
+    assert frame[["abs_cos", "dto", "sap"]].notna().all().all()
+    assert frame.loc[frame["model"] == "truth", "sap"].item() == pytest.approx(1.0, abs=0.05)
+    assert len(study.cosines) == 3 * params["examples"]
+    assert len(nonlinear.nonlinear_table(frame)) == 3

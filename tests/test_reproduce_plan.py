@@ -1,0 +1,135 @@
+"""Planning a sweep: grids expanded into runs, options parsed, the dry-run table."""
+
+import json
+
+import pytest
+
+from companion.reproduce.__main__ import main
+from companion.reproduce.executors import slurm_minutes
+from companion.reproduce.ledger import Ledger
+from companion.reproduce.plan import code_version, expand, parse_assignments, parse_seeds
+from reproduce_fixture import chapters, write_notebook
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    return chapters(tmp_path / "notebooks", {"cpu": {"scale": [1.0, 2.0], "fail": [None, "x"]},
+                                             "paper": {"scale": [10.0]}})["tiny"]
+
+
+def test_grid_is_the_product_of_its_axes_times_the_seeds(tiny):
+    runs = expand(tiny, "cpu", seeds=[0, 1, 2])
+    assert len(runs) == 2 * 2 * 3
+    assert {(r.parameters["scale"], r.parameters["fail"], r.parameters["seed"]) for r in runs} == {
+        (s, f, seed) for s in (1.0, 2.0) for f in (None, "x") for seed in (0, 1, 2)}
+    assert all(r.parameters["profile"] == "cpu" for r in runs)
+    assert len({r.key for r in runs}) == len(runs), "each run has its own key"
+    assert runs[0].label == "scale=1.0 fail=None seed=0"
+
+
+def test_seed_defaults_to_zero_and_grid_seeds_are_kept(tiny):
+    assert [r.parameters["seed"] for r in expand(tiny, "paper")] == [0]
+    tiny = type(tiny)(tiny.name, tiny.notebook, {"cpu": {"scale": [1.0], "seed": [3, 4]}})
+    assert [r.parameters["seed"] for r in expand(tiny, "cpu")] == [3, 4]
+    assert [r.parameters["seed"] for r in expand(tiny, "cpu", seeds=[7])] == [7]
+
+
+def test_only_keeps_the_chosen_values_and_names_the_valid_ones(tiny):
+    runs = expand(tiny, "cpu", only={"scale": ["2"], "fail": ["None"]})
+    assert [(r.parameters["scale"], r.parameters["fail"]) for r in runs] == [(2.0, None)]
+    assert expand(tiny, "cpu", only={"dataset": ["digits"]}) == [], "no such axis: no runs"
+    with pytest.raises(ValueError, match=r"valid values: \[1.0, 2.0\]"):
+        expand(tiny, "cpu", only={"scale": ["3"]})
+
+
+def test_fixed_parameters_reach_every_run_and_bad_values_stop_the_plan(tiny):
+    runs = expand(tiny, "paper", fixed={"device": "cuda", "data_dir": "/data"})
+    assert runs[0].parameters == {"profile": "paper", "scale": 10.0, "seed": 0,
+                                  "device": "cuda", "data_dir": "/data"}
+    bad = type(tiny)(tiny.name, tiny.notebook, {"cpu": {"scale": [1.0, -1.0]}}, tiny.settings)
+    with pytest.raises(ValueError, match="scale=-1.0 must be positive"):
+        expand(bad, "cpu")
+    with pytest.raises(ValueError, match=r"valid values: \['cpu', 'paper'\]"):
+        expand(tiny, "laptop")
+
+
+def test_code_version_follows_code_cells_not_outputs(tmp_path):
+    path = write_notebook(tmp_path)
+    before = code_version(path)
+    notebook = json.loads(path.read_text())
+    notebook["cells"][2]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "1"}]
+    notebook["cells"][0]["source"] = "# Another title"
+    path.write_text(json.dumps(notebook))
+    assert code_version(path) == before
+    assert code_version(write_notebook(tmp_path, extra_code="\nx = 1")) != before
+
+
+@pytest.mark.parametrize(("text", "seeds"), [("0,1,2", [0, 1, 2]), ("0-3", [0, 1, 2, 3]),
+                                             ("2-3,7,3", [2, 3, 7]), ("5", [5])])
+def test_seeds(text, seeds):
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text", ["", "a", "3-1", "-1", "1-"])
+def test_bad_seeds_are_refused(text):
+    with pytest.raises(ValueError, match="--seeds"):
+        parse_seeds(text)
+
+
+def test_assignments():
+    assert parse_assignments(["dataset=digits,mnist5k", "seed=1", "dataset=svhn"], "--only") == {
+        "dataset": ["digits", "mnist5k", "svhn"], "seed": ["1"]}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_assignments(["dataset"], "--only")
+
+
+@pytest.mark.parametrize(("text", "minutes"), [("90", 90), ("1:30", 2), ("2:00:00", 120),
+                                               ("1:30:01", 91), ("1-0", 1440),
+                                               ("1-2:03", 1563), ("0-0:00:30", 1)])
+def test_slurm_time_limits(text, minutes):
+    assert slurm_minutes(text) == minutes
+
+
+@pytest.mark.parametrize("text", ["abc", "1:2:3:4", "0", "x-1"])
+def test_bad_time_limits_are_refused(text):
+    with pytest.raises(ValueError, match="--time-limit"):
+        slurm_minutes(text)
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tiny, tmp_path, capsys):
+    status = main(["--dry-run", "--results-dir", str(tmp_path / "results"), "--seeds", "0-1",
+                   "--only", "fail=None"], chapters={"tiny": tiny})
+    out = capsys.readouterr().out
+    assert status == 0
+    assert out.splitlines()[0].startswith("4 runs, 4 to run, 0 done")
+    assert out.count("to run") == 5 and "scale=2.0 fail=None seed=1" in out
+    assert not (tmp_path / "results").exists()
+
+
+def test_dry_run_of_the_book_chapters_lists_the_data_grid(tmp_path, capsys):
+    status = main(["--dry-run", "--chapters", "data", "--results-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert status == 0 and "dataset=digits seed=0" in out and "dataset=mnist5k seed=0" in out
+
+
+def test_unknown_chapters_and_parameters_are_named(tmp_path, capsys):
+    assert main(["--dry-run", "--chapters", "nope", "--results-dir", str(tmp_path)]) == 2
+    assert "'nope'" in capsys.readouterr().err
+    assert main(["--dry-run", "--chapters", "data", "--only", "steps=4",
+                 "--results-dir", str(tmp_path)]) == 2
+    assert "grid parameters: ['dataset', 'seed']" in capsys.readouterr().err
+
+
+def test_ledger_state_reads_what_became_of_a_run(tiny, tmp_path):
+    ledger = Ledger(tmp_path)
+    run = expand(tiny, "paper")[0]
+    assert ledger.state(run) == "to run"
+    ledger.write(run, status="failed", error="RuntimeError: boom")
+    assert ledger.state(run).startswith("failed before (RuntimeError: boom)")
+    ledger.write(run, status="done", notebook="tiny/notebooks/x.ipynb", records=[])
+    assert ledger.state(run) == "outputs missing: rerun" and not ledger.is_complete(run)
+    (tmp_path / "tiny" / "notebooks").mkdir(parents=True)
+    (tmp_path / "tiny" / "notebooks" / "x.ipynb").write_text("{}")
+    assert ledger.is_complete(run) and ledger.state(run) == "done: skip"
+    ledger.write(run, **{**ledger.read(run), "code_version": "older"})
+    assert ledger.state(run) == "done with other code: rerun"

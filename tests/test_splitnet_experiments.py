@@ -1,0 +1,72 @@
+"""The chapter's run helpers on a tiny problem, and the CIFAR augmentation."""
+
+import numpy as np
+import torch
+
+from companion.splitnet import experiments
+from companion.splitnet.augmentation import random_crop_flip, standardize_per_image
+from companion.splitnet.settings import settings
+
+
+def _tiny_data(classes=4, count=64):
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(count) % classes
+    images = torch.randn(count, 1, 8, 8, generator=generator) + labels[:, None, None, None].float()
+    return experiments.SplitData("toy", images, labels, images[:32], labels[:32],
+                                 np.zeros((32, 1, 8, 8), np.float32), classes)
+
+
+def test_grouping_then_split_then_finetune_runs_and_records_assignments():
+    params = settings(groups="1-2-2", epochs=2, finetune_epochs=1, batch_size=16, width=1,
+                      device="cpu")
+    data = _tiny_data()
+    grouping = experiments.train_grouping(params, data)
+    assert len(grouping.snapshots) == params["epochs"] + 1  # before training and after each epoch
+    assert {"cross_entropy", "R_W", "R_D", "R_E", "test_error"} <= set(grouping.history.epochs.columns)
+    moved = (grouping.snapshots[-1]["classes"] - grouping.snapshots[0]["classes"]).abs().max()
+    assert moved > 0  # the assignment logits learn
+    frozen = grouping.model.network.stages[0][0].bn1.weight
+    assert torch.equal(frozen, torch.ones_like(frozen))  # block BN scales fixed at 1
+    try:
+        split, history, error_at_split = experiments.finetune_split(params, data, grouping)
+    except ValueError as error:  # two epochs may leave a group empty on random data
+        assert "has no units" in str(error)
+        return
+    assert 0 <= error_at_split <= 100 and len(history.epochs) == 1
+    row = experiments.model_row("SplitNet", split, grouping.model.network, data, "1-2-2")
+    assert row["params"] < sum(p.numel() for p in grouping.model.network.parameters())
+
+
+def test_optimizer_decays_only_weights_and_speeds_up_assignments():
+    params = settings(groups="1-1-2", width=1)
+    model = experiments.LearnedSplitWRN(experiments.make_network(params, _tiny_data()), "1-1-2")
+    optimizer = experiments.make_optimizer(model, 0.1, 1e-4, assignment_lr_scale=50.0)
+    decayed, others, logits = optimizer.param_groups
+    assert decayed["weight_decay"] == 1e-4 and others["weight_decay"] == 0.0
+    assert logits["lr"] == 5.0 and len(logits["params"]) == 2
+    assert all(p.dim() > 1 for p in decayed["params"])
+
+
+def test_scheduler_decays_at_fractions_of_the_run():
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    scheduler = experiments.make_scheduler(optimizer, 400, [0.6, 0.75])
+    assert scheduler.milestones == {240: 1, 300: 1}
+
+
+def test_random_crop_flip_moves_pixels_without_changing_them():
+    torch.manual_seed(0)
+    image = torch.arange(16.0).reshape(1, 1, 4, 4).repeat(50, 1, 1, 1)
+    shifted = random_crop_flip(image, padding=1)
+    assert shifted.shape == image.shape
+    values = set(shifted.unique().tolist())
+    assert values <= set(range(16)) | {0.0}
+    assert not torch.equal(shifted, image)
+    assert torch.equal(random_crop_flip(image, padding=0)[:, :, :, [0, 3]].sort(-1).values,
+                       image[:, :, :, [0, 3]])  # with no padding only flips: the edge columns swap
+
+
+def test_per_image_standardisation():
+    images = torch.rand(3, 3, 5, 5) * 4 + 2
+    standard = standardize_per_image(images)
+    torch.testing.assert_close(standard.flatten(1).mean(1), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(standard.flatten(1).std(1, unbiased=False), torch.ones(3), atol=1e-4, rtol=0)

@@ -1,0 +1,47 @@
+"""Chapter parameters: profiles, the paper's settings, and errors that name the parameter."""
+
+import pytest
+
+from companion.config import ParameterError
+from companion.splitnet.settings import GRID, PROFILES, settings
+
+
+def test_profiles_have_the_same_parameters_and_valid_values():
+    assert set(PROFILES["cpu"]) == set(PROFILES["paper"])
+    for profile in PROFILES:
+        settings(profile=profile, devices=["cpu"])
+
+
+def test_paper_profile_is_the_authors_cifar100_setup():
+    params = settings(profile="paper", devices=["cpu"])
+    assert (params["dataset"], params["depth"], params["width"], params["groups"]) == ("cifar100", 16, 8, "2-2-2")
+    assert params["batch_size"] == 90 and params["gammas"] == [1.0, 1.0, 10.0]
+    assert [round(f * params["epochs"]) for f in params["lr_decay_at"]] == [240, 300]
+    assert [round(f * params["finetune_epochs"]) for f in params["finetune_lr_decay_at"]] == [100, 140]
+    assert (params["weight_decay"], params["finetune_weight_decay"]) == (1e-4, 5e-4)
+
+
+def test_grid_values_are_valid():
+    for profile, grid in GRID.items():
+        for name, values in grid.items():
+            for value in values:
+                settings(profile=profile, devices=["cpu"], **{name: value})
+
+
+def test_strings_from_papermill_are_parsed():
+    params = settings(gammas="1,0.5,10", devices="cpu,cpu", groups="1-2-4")
+    assert params["gammas"] == [1.0, 0.5, 10.0] and params["devices"] == ["cpu", "cpu"]
+
+
+@pytest.mark.parametrize(("given", "named"), [
+    ({"groups": "2-1-2"}, "groups='2-1-2'"),
+    ({"dataset": "imagenet"}, "dataset='imagenet'"),
+    ({"epochs": 0}, "epochs=0"),
+    ({"depth": 12}, "depth=12"),
+    ({"gammas": [1, 1]}, "gammas="),
+    ({"devices": ["tpu"]}, "device='tpu'"),
+    ({"dropout": 1.5}, "dropout=1.5"),
+])
+def test_bad_values_raise_naming_the_parameter(given, named):
+    with pytest.raises(ParameterError, match=named.replace("[", r"\[")):
+        settings(**given)

@@ -1,0 +1,77 @@
+"""Chapter parameters and the training run of the VHCR chapter."""
+
+import pandas as pd
+import pytest
+import torch
+
+from companion.config import ParameterError
+from companion.vhcr import GRID, PROFILES, VARIANTS, settings
+from companion.vhcr.corpora import DialogueData
+from companion.vhcr.experiments import build_model, evaluation_table, kl_history, paper_comparison, train_variant
+from companion.vhcr.models import VHCR
+from companion.vhcr.text import SPECIAL_TOKENS, Vocabulary, encode_conversations
+
+
+def test_profiles_share_parameters_and_grid_names_them():
+    assert set(PROFILES["cpu"]) == set(PROFILES["paper"])
+    for profile, grid in GRID.items():
+        assert set(grid) <= set(PROFILES[profile]) | {"seed"}
+    paper = settings("paper")
+    assert (paper["embedding_size"], paper["encoder_size"], paper["latent_size"]) == (500, 1000, 100)
+    assert (paper["batch_size"], paper["learning_rate"], paper["epochs"]) == (80, 1e-4, 30)
+
+
+@pytest.mark.parametrize(("given", "named"), [
+    ({"models": "hred,gpt"}, "'gpt'"), ({"dataset": "reddit"}, "dataset='reddit'"),
+    ({"utterance_drop": 1.0}, "utterance_drop=1.0"), ({"epochs": 0}, "epochs=0"),
+    ({"decoding": "nucleus"}, "decoding='nucleus'"), ({"max_turns": 1}, "max_turns=1"),
+])
+def test_bad_parameters_are_named(given, named):
+    with pytest.raises(ParameterError, match=named):
+        settings(**given)
+
+
+def test_models_parameter_accepts_comma_string_or_list():
+    assert settings(models="vhcr, hred")["models"] == ["vhcr", "hred"]
+    assert settings(models=["vhred_wd"])["models"] == ["vhred_wd"]
+
+
+def _tiny_data():
+    generator = torch.Generator().manual_seed(0)
+    words = [f"w{i}" for i in range(12)]
+    conversations = [[[words[int(i)] for i in torch.randint(0, 12, (4,), generator=generator)] for _ in range(4)]
+                     for _ in range(12)]
+    vocabulary = Vocabulary(SPECIAL_TOKENS + tuple(words))
+    padded = encode_conversations(conversations, vocabulary, 10, 30)
+    return DialogueData("tiny", vocabulary, padded, padded.subset(4), padded.subset(4), conversations[:4])
+
+
+def test_variants_build_the_right_models():
+    params = settings(embedding_size=4, encoder_size=4, context_size=4, decoder_size=4, latent_size=2)
+    vhcr_ud = build_model("vhcr_ud", 20, params)
+    assert isinstance(vhcr_ud, VHCR) and vhcr_ud.utterance_drop == 0.25 and vhcr_ud.word_drop == 0.0
+    assert build_model("vhcr", 20, params).utterance_drop == 0.0
+    assert build_model("vhred_wd", 20, params).word_drop == 0.25
+    assert build_model("vhred", 20, params).word_drop == 0.0
+    assert set(VARIANTS) == {"hred", "vhred", "vhred_wd", "vhcr", "vhcr_ud"}
+
+
+def test_training_logs_annealed_kl_and_evaluation_table():
+    params = settings(embedding_size=8, encoder_size=8, context_size=8, decoder_size=8, latent_size=2,
+                      batch_size=4, epochs=2, kl_annealing_steps=4)
+    data = _tiny_data()
+    trained = {variant: train_variant(variant, data, params) for variant in ("hred", "vhcr_ud")}
+    steps = trained["vhcr_ud"].history.steps
+    assert steps["kl_weight"].tolist() == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    assert (steps["kl_conversation"] > 0).all() and (steps["kl_utterance"] > 0).all()
+    history = kl_history(trained)
+    assert set(history["model"]) == {"VHCR + utterance drop"}
+    table = evaluation_table(trained, data.test, samples=5, seed=0)
+    assert list(table.index) == ["HRED", "VHCR + utterance drop"]
+    assert table.loc["HRED", "NLL method"] == "exact"
+    assert table.loc["HRED", "KL"] == 0.0
+    reported = pd.DataFrame({"model": ["VHCR + utterance drop"] * 2, "metric": ["NLL", "KL"],
+                             "value": [4.0, 0.5], "source": ["s", "s"]})
+    comparison = paper_comparison(table, reported, "tiny")
+    assert comparison.loc["VHCR + utterance drop", "paper NLL (Cornell)"] == 4.0
+    assert comparison.loc["HRED", "paper source"] == "not available"
