@@ -49,6 +49,7 @@ sgd_epochs = None
 nonlinear_epochs = None
 nonlinear_seeds = None
 hidden_dim = None
+nonlinear_learning_rate = None
 threads = None
 
 # %%
@@ -68,7 +69,7 @@ params = settings(profile=profile, seed=seed, device=device, data_dir=data_dir, 
                   norm_ratios=norm_ratios, seeds=seeds, latent_dim=latent_dim, observed_dim=observed_dim,
                   noise=noise, examples=examples, lbfgs_iterations=lbfgs_iterations, sgd_epochs=sgd_epochs,
                   nonlinear_epochs=nonlinear_epochs, nonlinear_seeds=nonlinear_seeds, hidden_dim=hidden_dim,
-                  threads=threads)
+                  nonlinear_learning_rate=nonlinear_learning_rate, threads=threads)
 started = time.perf_counter()
 pd.set_option("display.width", 200)
 
@@ -155,6 +156,11 @@ experiments.summarise(grid)
 # initialisation leads it in the flat valley of rotations. The figure shows this for one data
 # set (true columns `angle` degrees apart, largest norm ratio). Each arrow is a learned column,
 # from several random initialisations; the black arrows are the true columns.
+#
+# One cell of the table needs care. When the true columns are orthogonal with equal norms, the
+# two leading eigenvalues are (almost) equal. The PCA axes, and the singular vectors that DtO
+# uses, are then not well defined. There the diagonal fit's columns are orthogonal, but its DtO
+# and its angle to the sample's PCA axes are arbitrary.
 
 # %%
 fits = experiments.plane_fits(example, inits=4, params=params)
@@ -192,9 +198,9 @@ sap.unstack("norm_ratio").round(2).rename_axis(index="true angle (°)", columns=
 # at equal norms and {glue:text}`ppca_sap_angle_high:.2f` at the largest ratio, where the
 # leading PCA axis leans towards the longer true column. The full-covariance posterior is not
 # orthogonal even when the truth is (mean $\lvert\cos\rvert$ {glue:text}`ppca_full_cos_high:.2f`
-# at the largest ratio). Its SAP scatters widely from one initialisation to the next. Sometimes
-# it beats the diagonal posterior on non-orthogonal data, because nothing forces it onto axes
-# that mix the factors. So the diagonal posterior buys *orthogonality and identifiability*:
+# at the largest ratio). Its SAP scatters widely from one initialisation to the next. On
+# non-orthogonal data it often beats the diagonal posterior, because nothing forces it onto
+# axes that mix the factors. So the diagonal posterior buys *orthogonality and identifiability*:
 # the same axes every time. That equals disentanglement only when the true factors are
 # orthogonal with distinct scales.
 #
@@ -217,8 +223,9 @@ plt.show()
 # After the last epoch the columns' $\lvert\cos\rvert$ is
 # {glue:text}`ppca_sgd_cos_diagonal:.2f` with the diagonal posterior and
 # {glue:text}`ppca_sgd_cos_full:.2f` with the full one. Both ELBOs approach the maximum
-# likelihood at about the same rate. The diagonal posterior's rotation keeps converging slowly
-# after that, because the Hadamard gap is a small term next to the reconstruction error.
+# likelihood at the same rate, up to the noise of one-sample gradients. The diagonal VAE's
+# columns turn orthogonal early in training and stay orthogonal; the full-covariance VAE's
+# columns settle at whatever angle training leaves them.
 #
 # ## Beyond the linear case: the decoder Jacobian of a VAE and of a VLAE
 #

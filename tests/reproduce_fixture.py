@@ -75,7 +75,8 @@ def chapters(folder: Path, grid: dict | None = None, extra_code: str = "") -> di
     from companion.reproduce import ChapterSpec
 
     notebook = write_notebook(folder, extra_code)
-    return {"tiny": ChapterSpec("tiny", notebook, grid or GRID, settings)}
+    # Its code version is the notebook's alone: the library may change while tests run.
+    return {"tiny": ChapterSpec("tiny", notebook, grid or GRID, settings, library=Path(folder))}
 
 
 if __name__ == "__main__":

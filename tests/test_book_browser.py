@@ -5,8 +5,9 @@ The test builds the book exactly as ``make book`` does (same command, same folde
 ``book/_build/html`` on 127.0.0.1 and opens every page in headless Chromium (Debian's
 ``/usr/bin/chromium`` driven by Playwright; no browser is downloaded). Per page: no console
 error, no failed request, no request to another host, every image loaded, every formula typeset
-by MathJax and no raw ``$...$`` left, no content wider than the text column unless it scrolls,
-no link to a missing page or anchor. The search page must find a term of the introduction. A
+by MathJax, no raw ``$...$`` or Markdown backticks left in the prose, no content wider than the
+text column (code may scroll sideways, tables must fit whole), no link to a missing page or
+anchor. The search page must find a term of the introduction. A
 screenshot of each page's first screen goes to ``book/_build/screenshots/``.
 """
 
@@ -165,35 +166,45 @@ _UNLOADED_IMAGES = """async () => {
                .map(image => image.getAttribute("src"));
 }"""
 
-# Sphinx marks every formula with class "math"; MathJax puts an mjx-container in each one.
-_MATH = r"""async () => {
+# Sphinx marks every formula with class "math"; MathJax puts an mjx-container in each one. The
+# prose (the article less code and typeset maths) must hold no TeX or Markdown left unrendered.
+_MATH_AND_MARKUP = r"""async () => {
   const formulas = Array.from(document.querySelectorAll(".math"));
   if (formulas.length && window.MathJax && MathJax.startup) { await MathJax.startup.promise; }
   const article = document.querySelector("article") || document.body;
   const prose = article.cloneNode(true);
   prose.querySelectorAll("pre, code, script, style, mjx-container, .highlight").forEach(e => e.remove());
   return {
-    formulas: formulas.length,
     untypeset: formulas.filter(f => !f.querySelector("mjx-container")).map(f => f.textContent.slice(0, 80)),
     errors: Array.from(document.querySelectorAll("mjx-merror")).map(e => e.textContent.slice(0, 80)),
-    rawDollars: prose.textContent.match(/\$\$?[^$\s](?:[^$]*[^$\s])?\$\$?/g) || [],
+    rawTeX: prose.textContent.match(/\$\$?[^$\s](?:[^$]*[^$\s])?\$\$?/g) || [],
+    rawMarkdown: prose.textContent.match(/`[^`\n]+`/g) || [],
   };
 }"""
 
-# Tables, figures, code and display maths must fit the text column or scroll inside a box.
+# Tables, figures, code and display maths must fit the text column (the window, in a cell
+# tagged full-width) or scroll inside a box; a table must fit whole (columns hidden behind a
+# sideways scroll are missed by readers).
 _OVERFLOWING = """() => {
   const article = document.querySelector("article");
   if (!article) { return []; }
-  const right = article.getBoundingClientRect().right + 1;
-  const scrolls = element => {
+  // Cells tagged full-width are meant to reach into the right margin, not past the window.
+  const right = element => (element.closest(".tag_full-width, .full-width")
+    ? document.documentElement.clientWidth : article.getBoundingClientRect().right) + 1;
+  const scrollBox = element => {
     for (let box = element.parentElement; box && box !== article; box = box.parentElement) {
-      if (getComputedStyle(box).overflowX !== "visible") { return true; }
+      if (getComputedStyle(box).overflowX !== "visible") { return box; }
     }
-    return false;
+    return null;
   };
-  return Array.from(article.querySelectorAll("table, img, pre, figure, mjx-container"))
-    .filter(element => element.getBoundingClientRect().right > right && !scrolls(element))
-    .map(element => `${element.tagName.toLowerCase()} ${(element.getAttribute("src") || element.textContent).slice(0, 60)}`);
+  const name = element => `${element.tagName.toLowerCase()} "${(element.getAttribute("src") || element.textContent).trim().replace(/\\s+/g, " ").slice(0, 60)}"`;
+  const spilling = Array.from(article.querySelectorAll("table, img, pre, figure, mjx-container"))
+    .filter(element => element.getBoundingClientRect().right > right(element) && !scrollBox(element))
+    .map(element => `wider than the text column: ${name(element)}`);
+  const hidden = Array.from(article.querySelectorAll("table"))
+    .filter(table => { const box = scrollBox(table); return box && box.scrollWidth > box.clientWidth + 1; })
+    .map(table => `table wider than the text column, part of it hidden behind a sideways scroll: ${name(table)}`);
+  return spilling.concat(hidden);
 }"""
 
 
@@ -220,11 +231,12 @@ def test_page_loads_cleanly_in_chromium(page_path: str, server: str, browser: Br
     page, problems = _open(browser, server + page_path)
     try:
         problems += [f"image not loaded: {src}" for src in page.evaluate(_UNLOADED_IMAGES)]
-        math = page.evaluate(_MATH)
-        problems += [f"formula not typeset: {text}" for text in math["untypeset"]]
-        problems += [f"MathJax error: {text}" for text in math["errors"]]
-        problems += [f"raw TeX left in the text: {text}" for text in math["rawDollars"]]
-        problems += [f"wider than the text column: {what}" for what in page.evaluate(_OVERFLOWING)]
+        text = page.evaluate(_MATH_AND_MARKUP)
+        problems += [f"formula not typeset: {found}" for found in text["untypeset"]]
+        problems += [f"MathJax error: {found}" for found in text["errors"]]
+        problems += [f"raw TeX left in the text: {found}" for found in text["rawTeX"]]
+        problems += [f"raw Markdown left in the text: {found}" for found in text["rawMarkdown"]]
+        problems += page.evaluate(_OVERFLOWING)
         problems += _broken_links(page)
         page.screenshot(path=SCREENSHOTS / page_path.replace("/", "__").replace(".html", ".png"))
     finally:

@@ -9,8 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from companion.reproduce.__main__ import main
 from companion.results import load_records, load_runs
 from reproduce_fixture import chapters

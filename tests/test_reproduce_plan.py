@@ -27,6 +27,11 @@ def test_grid_is_the_product_of_its_axes_times_the_seeds(tiny):
     assert runs[0].label == "scale=1.0 fail=None seed=0"
 
 
+def test_a_value_listed_twice_runs_once(tiny):
+    twice = type(tiny)(tiny.name, tiny.notebook, {"cpu": {"scale": [1.0, 1.0, 2.0]}})
+    assert [r.parameters["scale"] for r in expand(twice, "cpu")] == [1.0, 2.0]
+
+
 def test_seed_defaults_to_zero_and_grid_seeds_are_kept(tiny):
     assert [r.parameters["seed"] for r in expand(tiny, "paper")] == [0]
     tiny = type(tiny)(tiny.name, tiny.notebook, {"cpu": {"scale": [1.0], "seed": [3, 4]}})
@@ -62,6 +67,21 @@ def test_code_version_follows_code_cells_not_outputs(tmp_path):
     path.write_text(json.dumps(notebook))
     assert code_version(path) == before
     assert code_version(write_notebook(tmp_path, extra_code="\nx = 1")) != before
+
+
+def test_code_version_follows_the_library_sources(tmp_path):
+    notebook = write_notebook(tmp_path / "notebooks")
+    library = tmp_path / "lib"
+    (library / "sub").mkdir(parents=True)
+    (library / "sub" / "model.py").write_text("WIDTH = 1\n")
+    (library / "reproduce").mkdir()
+    (library / "reproduce" / "plan.py").write_text("# scheduling only\n")
+    before = code_version(notebook, library)
+    assert code_version(notebook) != before, "the default library is the companion package"
+    (library / "reproduce" / "plan.py").write_text("# changed\n")
+    assert code_version(notebook, library) == before, "the scheduler is not the run's code"
+    (library / "sub" / "model.py").write_text("WIDTH = 2\n")
+    assert code_version(notebook, library) != before
 
 
 @pytest.mark.parametrize(("text", "seeds"), [("0,1,2", [0, 1, 2]), ("0-3", [0, 1, 2, 3]),

@@ -70,8 +70,8 @@ def test_training_logs_annealed_kl_and_evaluation_table():
     assert list(table.index) == ["HRED", "VHCR + utterance drop"]
     assert table.loc["HRED", "NLL method"] == "exact"
     assert table.loc["HRED", "KL"] == 0.0
-    reported = pd.DataFrame({"model": ["VHCR + utterance drop"] * 2, "metric": ["NLL", "KL"],
-                             "value": [4.0, 0.5], "source": ["s", "s"]})
-    comparison = paper_comparison(table, reported, "tiny")
-    assert comparison.loc["VHCR + utterance drop", "paper NLL (Cornell)"] == 4.0
+    reported = pd.DataFrame({"dataset": ["cornell", "cornell", "ubuntu"], "model": ["VHCR + utterance drop"] * 3,
+                             "metric": ["NLL", "KL", "NLL"], "value": [4.0, 0.5, 9.0], "source": ["s"] * 3})
+    comparison = paper_comparison(table, reported, "tiny", "cornell")
+    assert comparison.loc["VHCR + utterance drop", "paper NLL (cornell)"] == 4.0
     assert comparison.loc["HRED", "paper source"] == "not available"

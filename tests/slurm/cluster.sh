@@ -4,7 +4,8 @@
 #   cluster.sh start DIR   installs slurm-wlm and munge with apt-get when missing (needs root),
 #                          writes DIR/slurm.conf and starts munged, slurmctld and slurmd with
 #                          their state, logs and PID files in DIR; waits until the node is idle.
-#   cluster.sh stop DIR    stops the daemons by the PIDs in DIR (never by name).
+#   cluster.sh stop DIR    cancels the jobs left, waits for their steps to end, then stops the
+#                          daemons by the PIDs in DIR (never by name).
 #
 # Everything lives in DIR (its own munge socket and key, its own ports), so a Slurm or munge
 # already on the machine is left alone. Clients find the cluster with SLURM_CONF=DIR/slurm.conf.
@@ -119,7 +120,25 @@ CONF
     exit 1
 }
 
+drain() {  # cancel the jobs left in the queue and wait (up to 30 s) until their steps are gone
+    export SLURM_CONF="$DIR/slurm.conf"
+    local jobs
+    jobs=$(squeue -h -o %i 2>/dev/null || true)
+    [ -n "$jobs" ] && scancel $jobs 2>/dev/null || true
+    for _ in $(seq 300); do
+        if [ -z "$(squeue -h -o %i 2>/dev/null)" ] && ! compgen -G "$DIR/slurmd/$(hostname -s)_[0-9]*" >/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "jobs or job steps still present after 30 s:" >&2
+    squeue >&2 || true
+    ls "$DIR/slurmd" >&2 || true
+}
+
 stop() {
+    # Daemons stopped while a job step is finishing leave that step's processes hanging.
+    [ -s "$DIR/slurmctld.pid" ] && kill -0 "$(cat "$DIR/slurmctld.pid")" 2>/dev/null && drain
     stop_pids "$DIR/slurmd.pid" "$DIR/slurmctld.pid" "$DIR/munge/munged.pid"
 }
 

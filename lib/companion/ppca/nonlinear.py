@@ -56,7 +56,7 @@ def train_nonlinear(name: str, data: SyntheticPPCA, params: Mapping[str, Any], s
     device = resolve_device(params["device"])
     model = build_model(name, data.x.shape[1], data.loadings.shape[1], params["hidden_dim"], "gaussian",
                         steps=1, log_var=math.log(float(data.x.var(dim=0).mean()))).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=params["nonlinear_learning_rate"])
 
     def loss_fn(model: LatentVariableModel, batch: tuple[torch.Tensor, ...], state: Any) -> dict[str, torch.Tensor]:
         return {"loss": -model.elbo(batch[0]).mean()}

@@ -10,13 +10,15 @@ from companion.config import ParameterError, check_float, check_int, resolve
 PROFILES: dict[str, dict[str, Any]] = {
     "cpu": {
         "angle": 60.0, "norm_ratios": [1.0, 1.2, 1.5, 2.0], "seeds": 5, "latent_dim": 2,
-        "observed_dim": 6, "noise": 0.1, "examples": 2000, "lbfgs_iterations": 1000,
-        "sgd_epochs": 40, "nonlinear_epochs": 60, "nonlinear_seeds": 3, "hidden_dim": 32, "threads": 1,
+        "observed_dim": 6, "noise": 0.1, "examples": 2000, "lbfgs_iterations": 600,
+        "sgd_epochs": 40, "nonlinear_epochs": 30, "nonlinear_seeds": 3, "hidden_dim": 32,
+        "nonlinear_learning_rate": 1e-2, "threads": 1,
     },
     "paper": {
         "angle": 60.0, "norm_ratios": [1.0, 1.2, 1.5, 2.0, 3.0], "seeds": 20, "latent_dim": 4,
         "observed_dim": 20, "noise": 0.1, "examples": 10000, "lbfgs_iterations": 2000,
-        "sgd_epochs": 200, "nonlinear_epochs": 300, "nonlinear_seeds": 10, "hidden_dim": 256, "threads": 0,
+        "sgd_epochs": 200, "nonlinear_epochs": 300, "nonlinear_seeds": 10, "hidden_dim": 256,
+        "nonlinear_learning_rate": 1e-3, "threads": 0,
     },
 }
 
@@ -59,4 +61,6 @@ def settings(profile: str = "cpu", **given: Any) -> dict[str, Any]:
     if params["examples"] <= params["observed_dim"]:
         raise ParameterError(f"examples={params['examples']} must exceed observed_dim={params['observed_dim']}")
     params["noise"] = check_float("noise", params["noise"], minimum=0.0, open_min=True)
+    params["nonlinear_learning_rate"] = check_float("nonlinear_learning_rate", params["nonlinear_learning_rate"],
+                                                    minimum=0.0, maximum=1.0, open_min=True)
     return params

@@ -110,6 +110,7 @@ def make_executor(args: argparse.Namespace, folder: Path) -> LocalExecutor | Slu
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    """Turn SIGTERM into KeyboardInterrupt, so a killed sweep stops cleanly and says so."""
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -125,6 +126,8 @@ def main(argv: Sequence[str] | None = None, chapters: Mapping[str, ChapterSpec] 
     folder = (args.results_dir or results_dir()).resolve()
     ledger = Ledger(folder)
     try:
+        if args.retries < 0:
+            raise ValueError(f"--retries {args.retries}: give 0 or more")
         runs = plan_runs(args, chapters)
         executor = None if args.dry_run else make_executor(args, folder)
     except ValueError as error:

@@ -99,6 +99,7 @@ class LocalExecutor:
         return finished
 
     def stop(self) -> list[Task]:
+        # The pool has no public way to end a running task: terminate its worker processes.
         processes = list((getattr(self.pool, "_processes", None) or {}).values())
         self.pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:

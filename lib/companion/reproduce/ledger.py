@@ -86,4 +86,6 @@ class Ledger:
             return "outputs missing: rerun"
         if entry.get("status") == "failed":
             return f"failed before ({entry.get('error', '')[:60]}): retry"
+        if entry.get("status") in ("submitted", "running") and entry.get("executor") == "slurm":
+            return f"{entry['status']} in Slurm job {entry.get('job_id')}: follow if queued, else rerun"
         return f"{entry.get('status')} before: rerun"

@@ -28,12 +28,17 @@ _NOT_CODE = ("reproduce",)
 
 @dataclass(frozen=True)
 class ChapterSpec:
-    """What a sweep needs to know about a chapter: its notebook, grid and parameter check."""
+    """What a sweep needs to know about a chapter: its notebook, grid and parameter check.
+
+    ``library`` is the folder of Python sources that, with the notebook's code cells, make up
+    the code version of its runs (default: the whole ``companion`` package).
+    """
 
     name: str
     notebook: Path
     grid: Mapping[str, Mapping[str, Sequence[Any]]]
     settings: Callable[..., dict[str, Any]] | None = None
+    library: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ def registered_chapters(root: Path | None = None) -> tuple[dict[str, ChapterSpec
     Returns ``(specs, missing)``: ``missing`` maps a chapter to the reason it is left out (no
     settings module yet, no ``GRID``, or no notebook).
     """
+    # Imported here, not at the top: chapters import torch, which workers need not load.
     from companion.chapters import CHAPTERS, available_chapters, settings_module
 
     root = root or repository_root()
@@ -83,14 +89,15 @@ def registered_chapters(root: Path | None = None) -> tuple[dict[str, ChapterSpec
     return specs, missing
 
 
-def code_version(notebook: Path) -> str:
+def code_version(notebook: Path, library: Path | None = None) -> str:
     """Hash of the code a run executes: the library's sources and the notebook's code cells.
 
-    Outputs and prose of the notebook, and this scheduling package, do not count, so
-    re-executing a notebook or editing its text keeps finished runs valid.
+    ``library`` defaults to the ``companion`` package. Outputs and prose of the notebook, and
+    this scheduling package, do not count, so re-executing a notebook or editing its text
+    keeps finished runs valid.
     """
     digest = hashlib.sha256()
-    package = Path(companion.__file__).resolve().parent
+    package = Path(library or Path(companion.__file__).parent).resolve()
     for path in sorted(package.rglob("*.py")):
         relative = path.relative_to(package)
         if relative.parts[0] in _NOT_CODE:
@@ -175,9 +182,9 @@ def expand(
                              f"value in its {profile!r} grid; valid values: {axes[name]}")
         axes[name] = kept
     notebook = Path(spec.notebook).resolve()
-    version = code_version(notebook)
+    version = code_version(notebook, spec.library)
     fixed = dict(fixed or {})
-    runs = []
+    runs: dict[str, Run] = {}
     for point in itertools.product(*axes.values()):
         parameters = {"profile": profile, **dict(zip(axes, point)), **fixed}
         if spec.settings is not None:
@@ -186,8 +193,9 @@ def expand(
                 spec.settings(**checked)
             except ValueError as error:  # ParameterError, or any value the chapter refuses
                 raise ValueError(f"chapter {spec.name!r}, run {parameters}: {error}") from error
-        runs.append(Run(spec.name, str(notebook), parameters, version, tuple(axes)))
-    return runs
+        run = Run(spec.name, str(notebook), parameters, version, tuple(axes))
+        runs.setdefault(run.key, run)  # a value listed twice in the grid runs once
+    return list(runs.values())
 
 
 def plan_table(runs: Sequence[Run], states: Sequence[str]) -> pd.DataFrame:

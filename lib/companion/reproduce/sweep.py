@@ -36,13 +36,12 @@ def sweep(
 ) -> pd.DataFrame:
     """Execute the runs that have no complete result; return the summary table.
 
-    A failed run is submitted again up to ``retries`` times. On Ctrl-C (or SIGTERM turned into
+    A failed run is submitted again up to ``retries`` times; a run an earlier sweep left in the
+    Slurm queue with the same code is followed rather than submitted again. On Ctrl-C (or SIGTERM turned into
     KeyboardInterrupt by the caller) local workers are stopped, runs queued on Slurm keep
     going, and the summary marks the unfinished runs ``interrupted`` (``still queued`` on
     Slurm); their ledger entries let the next sweep pick them up.
     """
-    if retries < 0:
-        raise ValueError(f"--retries {retries}: give 0 or more")
     rows: dict[str, dict] = {}
     todo: list[Run] = []
     for run in runs:
@@ -58,7 +57,8 @@ def sweep(
         fresh = []
         for run in todo:
             entry = ledger.read(run)
-            if entry and executor.adopt(Task(run), entry):
+            if entry and entry.get("code_version") == run.code_version \
+                    and executor.adopt(Task(run), entry):
                 bar.write(f"following {run.chapter} {run.label}: still in Slurm job {entry['job_id']}",
                           file=stream)
             else:
@@ -90,11 +90,9 @@ def sweep(
             elif ledger.is_complete(run):
                 rows[run.key] = _row(run, "done", 1, ledger.read(run))
             else:
-                entry = ledger.read(run) or {}
-                if entry.get("status") in ("running", "submitted"):
-                    ledger.write(run, **{**entry, "status": "interrupted",
-                                         "error": "the sweep was stopped"})
-                rows[run.key] = _row(run, "interrupted", 0, {"error": "the sweep was stopped"})
+                entry = ledger.write(run, **{**(ledger.read(run) or {}), "status": "interrupted",
+                                             "error": "the sweep was stopped before it finished"})
+                rows[run.key] = _row(run, "interrupted", entry.get("attempt", 0), entry)
     finally:
         bar.close()
     return pd.DataFrame([rows[run.key] for run in runs], columns=COLUMNS)

@@ -15,6 +15,7 @@ of each run's epochs.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,9 +31,11 @@ from companion.data import batches, load_images
 from companion.splitnet.assignment import LearnedSplitWRN, balanced_groups
 from companion.splitnet.augmentation import random_crop_flip, standardize_by_channel, standardize_per_image
 from companion.splitnet.counting import count_cost, reduction
+from companion.splitnet.parallel import MultiDeviceSplitNet
 from companion.splitnet.regularizers import splitnet_regularizer
 from companion.splitnet.split import SplitWideResNet, split_network
 from companion.splitnet.wrn import PreActBlock, WideResNet
+from companion.results import run_key
 from companion.training import TrainResult, train
 
 EVAL_BATCH = 500
@@ -266,3 +269,132 @@ def class_groups(split: SplitWideResNet) -> list[list[int]]:
             return [branch.classes.tolist()]
         return [group for child in branch.children_branches for group in leaves(child)]
     return [group for branch in split.branches for group in leaves(branch)]
+
+
+def equal_split_costs(trees: Sequence[str], depth: int = 16, width: int = 8, num_classes: int = 100,
+                      input_shape: Sequence[int] = (3, 32, 32)) -> pd.DataFrame:
+    """Our counter on WRN-``depth``-``width`` and its splits with equal-size groups (Table 2)."""
+    network = WideResNet(depth, width, num_classes, input_shape[0])
+    full = count_cost(network, input_shape)
+    rows = [{"tree": "1-1-1", "params": full.parameters, "flops": full.flops, "params_M": full.parameters / 1e6,
+             "params_reduced_pct": 0.0, "gflops": full.flops / 1e9, "flops_reduced_pct": 0.0}]
+    for tree in trees:
+        assignments = LearnedSplitWRN(network, tree).assignments
+        cost = count_cost(split_network(network, assignments, balanced_groups(assignments)), input_shape)
+        rows.append({"tree": tree, "params": cost.parameters, "flops": cost.flops, **reduction(full, cost)})
+    return pd.DataFrame(rows)
+
+
+def multi_device_difference(split: SplitWideResNet, images: torch.Tensor, devices: Sequence[str]) -> float:
+    """Largest |logit difference| between the split network on one device and spread over
+    ``devices`` in one process (:class:`MultiDeviceSplitNet`)."""
+    single = predict(split, images)
+    spread = MultiDeviceSplitNet(copy.deepcopy(split), [str(resolve_device(d)) for d in devices])
+    with torch.no_grad():
+        parallel = spread.eval()(images.to(spread.devices[0])).cpu()
+    return float((parallel - single).abs().max())
+
+
+SPLIT_KINDS = {"FC": "1-1-4", "shallow": "1-2-2", "deep": "2-2-2", "hierarchical": "2-4-4"}
+
+
+def split_kind(tree: str) -> str:
+    """The paper's name for a tree: FC (only the classifier), shallow (stage 3 and the
+    classifier), deep (stages 2 and 3 and the classifier, equal groups), hierarchical."""
+    stage2, stage3, logits = (int(count) for count in tree.split("-"))
+    if stage3 == 1:
+        return "FC"
+    if stage2 == 1:
+        return "shallow"
+    return "deep" if stage2 == stage3 == logits else "hierarchical"
+
+
+def with_this_run(runs: pd.DataFrame, params: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The recorded runs plus this run's rows, unless a recorded run has the same parameters."""
+    key = run_key("splitnet", params)
+    if "run_id" in runs and runs["run_id"].astype(str).str.endswith(key).any():
+        return runs
+    this = pd.DataFrame([{"run_id": f"this-run-{key}", "profile": params["profile"],
+                          **{f"param_{name}": value for name, value in params.items()}, **row} for row in rows])
+    return pd.concat([runs, this], ignore_index=True) if len(runs) else this
+
+
+def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and spread over seeds of every (data set, WRN, tree, model): test error, parameters."""
+    frame = runs.copy()
+    frame["network"] = "WRN-" + frame["param_depth"].astype(str) + "-" + frame["param_width"].astype(str)
+    keys = ["param_dataset", "network", "param_epochs", "groups", "model"]
+    summary = frame.groupby(keys, sort=True).agg(
+        runs=("test_error", "size"), test_error=("test_error", "mean"), test_error_sd=("test_error", "std"),
+        params=("params", "mean"), params_reduced_pct=("params_reduced_pct", "mean"),
+        flops_reduced_pct=("flops_reduced_pct", "mean"))
+    summary.index = summary.index.rename({"param_dataset": "dataset", "param_epochs": "epochs"})
+    return summary.reset_index()
+
+
+def table1_comparison(summary: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
+    """Test error (%) by split, the paper's (CIFAR-100, WRN-16-8) beside ours (mean over seeds)."""
+    paper_rows = paper[paper["method"].isin(["SplitNet", "R"])]
+    paper_baseline = float(paper.loc[paper["split"] == "none", "error_pct"].iloc[0])
+    rows = []
+    for (dataset, network, epochs, tree), frame in summary.groupby(["dataset", "network", "epochs", "groups"]):
+        kind = split_kind(tree)
+        reported_kind = paper_rows[paper_rows["split"].str.startswith(kind)]
+        ours = frame.set_index("model")
+        rows.append({
+            "split": kind, "paper tree": SPLIT_KINDS[kind],
+            "paper baseline": paper_baseline,
+            "paper R": float(reported_kind.loc[reported_kind["method"] == "R", "error_pct"].iloc[0]),
+            "paper SplitNet": float(reported_kind.loc[reported_kind["method"] == "SplitNet", "error_pct"].iloc[0]),
+            "our data": f"{dataset}, {network}, {epochs} ep.", "our tree": tree,
+            "runs": int(ours["runs"].max()),
+            **{f"our {model}": ours.loc[model, "test_error"] if model in ours.index else np.nan
+               for model in ("baseline", "SplitNet-R", "SplitNet")},
+        })
+    return pd.DataFrame(rows).round(2)
+
+
+def table2_comparison(equal: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
+    """WRN-16-8 size and cost: the paper's learned splits beside our counter's equal-size ones."""
+    ours = equal.set_index("tree")
+    rows = []
+    for _, reported_row in paper.iterrows():
+        counted = ours.loc[reported_row["tree"]]
+        rows.append({"network": reported_row["network"], "tree": reported_row["tree"],
+                     "paper params (M)": reported_row["params_M"],
+                     "paper params reduced (%)": reported_row["params_reduced_pct"],
+                     "paper GFLOPs": reported_row["gflops"],
+                     "paper FLOPs reduced (%)": reported_row["flops_reduced_pct"],
+                     "ours, equal groups: params (M)": counted["params"] / 1e6,
+                     "params reduced (%)": counted["params_reduced_pct"],
+                     "GFLOPs": counted["flops"] / 1e9, "FLOPs reduced (%)": counted["flops_reduced_pct"]})
+    return pd.DataFrame(rows).round({"ours, equal groups: params (M)": 3, "params reduced (%)": 2,
+                                     "GFLOPs": 3, "FLOPs reduced (%)": 2})
+
+
+def table5_comparison(benchmark: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
+    """Two-device speed-ups over the unsplit network on one device: the paper's (TITAN X GPUs)
+    beside our benchmark's (CPU processes of one thread), from the latest benchmark record."""
+    if not len(benchmark):
+        return pd.DataFrame(columns=["network", "tree", "paper speed-up (2 GPUs)"])
+    latest = benchmark[benchmark["run_id"] == benchmark["run_id"].max()]
+    speedup = {(row["tree"], row["mode"]): row["speedup"] for _, row in latest.iterrows()}
+    rows = []
+    for _, reported_row in paper[paper["devices"] <= 2].iterrows():
+        tree = reported_row["tree"]
+        layered = reported_row["devices"] == 2 and tree == "1-1-1"
+        rows.append({
+            "network": reported_row["network"], "tree": tree, "devices": reported_row["devices"],
+            "paper speed-up": reported_row["speedup"],
+            "ours: 1 process": speedup.get((tree, "1 process")) if reported_row["devices"] == 1 or not layered else None,
+            "ours: 2 processes": speedup.get((tree, "2 processes, pipelined" if layered else "2 processes (gloo)")),
+            "ours: 1 process, 2 devices": speedup.get((tree, "1 process, 2 devices (threads)")),
+        })
+    return pd.DataFrame(rows).round(2)
+
+
+def figure_layers(assignments: Any) -> list[str]:
+    """Layers to show as block-diagonal weights: the first block's conv2 of every split stage, then
+    the classifier."""
+    convs = [layer.module for layer in assignments.layers if layer.module.endswith(".0.conv2")]
+    return sorted(convs) + ["head.linear"]

@@ -170,17 +170,22 @@ def plot_ablation(table: pd.DataFrame, models: Sequence[str]) -> Figure:
     return fig
 
 
-def paper_comparison(ours: pd.DataFrame, reported: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """The paper's NLL and KL per word (where verified) beside ours, one row per model."""
+def paper_comparison(
+    ours: pd.DataFrame, reported: pd.DataFrame, dataset: str, paper_dataset: str
+) -> pd.DataFrame:
+    """The paper's NLL and KL per word on ``paper_dataset`` (where verified) beside ours, per model."""
+    reported = reported[reported["dataset"] == paper_dataset]
     rows = []
     for model, row in ours.iterrows():
         found = reported[reported["model"] == model]
-        values = {metric: found.loc[found["metric"] == metric, "value"] for metric in ("NLL", "KL")}
-        paper = {metric: float(v.iloc[0]) if len(v) and pd.notna(v.iloc[0]) else np.nan for metric, v in values.items()}
+        paper = {}
+        for metric in ("NLL", "KL"):
+            values = found.loc[found["metric"] == metric, "value"].dropna()
+            paper[metric] = float(values.iloc[0]) if len(values) else np.nan
         rows.append({
             "model": model,
-            "paper NLL (Cornell)": paper["NLL"], f"our NLL ({dataset})": row["NLL"],
-            "paper KL (Cornell)": paper["KL"], f"our KL ({dataset})": row["KL"],
+            f"paper NLL ({paper_dataset})": paper["NLL"], f"our NLL ({dataset})": row["NLL"],
+            f"paper KL ({paper_dataset})": paper["KL"], f"our KL ({dataset})": row["KL"],
             "paper source": "; ".join(sorted(set(found["source"]))) if len(found) else "not available",
         })
     return pd.DataFrame(rows).set_index("model")

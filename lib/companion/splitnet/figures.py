@@ -1,0 +1,144 @@
+"""The chapter's figures: the split tree, assignments sharpening, block-diagonal weights, the
+learned class groups, and error against parameter count."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import nn
+
+from companion.plotting import tile_images
+from companion.splitnet.assignment import SplitAssignments, even_merge_index, parse_tree
+from companion.splitnet.regularizers import weight_magnitude
+
+
+def plot_split_tree(tree: str, class_groups: Sequence[Sequence[str]] | None = None,
+                    ax: Axes | None = None) -> Axes:
+    """The tree of branches: stage 1 shared, then the groups of stage 2, stage 3 and the logits
+    (a level with one group is still shared); leaves list their classes when given."""
+    counts = (1, *parse_tree(tree))
+    labels = ["stage 1", "stage 2", "stage 3", "classifier"]
+    ax = ax or plt.gca()
+    positions: list[list[tuple[float, float]]] = []
+    for level, count in enumerate(counts):
+        positions.append([((index + 0.5) / count, float(level)) for index in range(count)])
+    for level in range(1, len(counts)):
+        merge = even_merge_index(counts[level], counts[level - 1])
+        for index, (x, y) in enumerate(positions[level]):
+            px, py = positions[level - 1][merge[index]]
+            ax.plot([px, x], [py, y], color="0.6", lw=1.5, zorder=1)
+    colours = plt.get_cmap("tab10")
+    for level, nodes in enumerate(positions):
+        for index, (x, y) in enumerate(nodes):
+            colour = "0.85" if counts[level] == 1 else colours(index * counts[-1] // counts[level] % 10)
+            ax.scatter([x], [y], s=500, color=colour, edgecolor="k", zorder=2)
+            ax.text(x, y, str(index + 1) if counts[level] > 1 else "", ha="center", va="center", fontsize=9)
+        ax.text(-0.02, float(level), labels[level], ha="right", va="center", fontsize=10)
+    if class_groups is not None:
+        for (x, y), names in zip(positions[-1], class_groups):
+            ax.text(x, y + 0.3, " ".join(str(name) for name in names), ha="center", va="bottom", fontsize=9)
+    ax.set_xlim(-0.3, 1.05)
+    ax.set_ylim(-0.5, len(counts) - 0.2)
+    ax.set_axis_off()
+    ax.set_title(f"split {tree}: groups at stage 2, stage 3, logits")
+    return ax
+
+
+def _group_order(groups: torch.Tensor, probabilities: torch.Tensor | None = None) -> torch.Tensor:
+    """Units sorted by group, and within a group by confidence (highest first)."""
+    confidence = probabilities.max(dim=0).values if probabilities is not None else torch.zeros(len(groups))
+    return torch.tensor(sorted(range(len(groups)), key=lambda i: (int(groups[i]), -float(confidence[i]))))
+
+
+def plot_assignment_sharpening(snapshots: Sequence[Mapping[str, torch.Tensor]], names: Sequence[str],
+                               epochs: Sequence[int], figsize: tuple[float, float] = (10, 4)) -> Figure:
+    """Soft assignments p (groups × units) of ``names`` at the given epochs (snapshot 0 is the
+    initialisation), units ordered by their final group, so sharpening shows as blocks."""
+    figure, axes = plt.subplots(len(names), len(epochs), figsize=figsize, squeeze=False)
+    final = snapshots[-1]
+    for row, name in enumerate(names):
+        order = _group_order(final[name].argmax(dim=0), final[name])
+        for column, epoch in enumerate(epochs):
+            ax = axes[row, column]
+            ax.imshow(snapshots[epoch][name][:, order].numpy(), aspect="auto", vmin=0, vmax=1,
+                      cmap="viridis", interpolation="nearest")
+            ax.set_yticks(range(final[name].shape[0]))
+            ax.set_xticks([])
+            if row == 0:
+                ax.set_title("initialisation" if epoch == 0 else f"after epoch {epoch}")
+            if column == 0:
+                ax.set_ylabel(name, rotation=0, ha="right", va="center")
+    figure.tight_layout()
+    return figure
+
+
+def plot_block_weights(networks: Mapping[str, nn.Module], assignments: SplitAssignments,
+                       layers: Sequence[str], figsize: tuple[float, float] = (10, 6)) -> Figure:
+    """|W| (spatial RMS for kernels) of ``layers`` with inputs and outputs ordered by their hard
+    group: one row per network, one column per layer; lines mark group boundaries."""
+    hard = assignments.hard_groups()
+    by_module = {layer.module: layer for layer in assignments.layers}
+    figure, axes = plt.subplots(len(networks), len(layers), figsize=figsize, squeeze=False)
+    for row, (title, network) in enumerate(networks.items()):
+        for column, module_name in enumerate(layers):
+            layer = by_module[module_name]
+            inputs, outputs = hard[layer.input], hard[layer.output]
+            in_order, out_order = _group_order(inputs), _group_order(outputs)
+            weight = network.get_submodule(module_name).weight.detach().cpu()
+            magnitude = weight_magnitude(weight)[out_order][:, in_order].numpy()
+            ax = axes[row, column]
+            ax.imshow(magnitude, aspect="auto", cmap="Greys", interpolation="nearest",
+                      vmin=0, vmax=np.quantile(magnitude, 0.99))
+            for boundary in np.cumsum(torch.bincount(inputs).numpy())[:-1]:
+                ax.axvline(boundary - 0.5, color="tab:red", lw=1)
+            for boundary in np.cumsum(torch.bincount(outputs).numpy())[:-1]:
+                ax.axhline(boundary - 0.5, color="tab:red", lw=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{title}: {module_name}", fontsize=9)
+            if column == 0:
+                ax.set_ylabel("outputs (by group)")
+            if row == len(networks) - 1:
+                ax.set_xlabel("inputs (by group)")
+    figure.tight_layout()
+    return figure
+
+
+def plot_class_groups(images: np.ndarray, labels: np.ndarray, groups: Sequence[Sequence[int]],
+                      examples: int = 3, figsize: tuple[float, float] = (10, 3)) -> Figure:
+    """One row per learned class group: ``examples`` test images of each of its classes."""
+    figure, axes = plt.subplots(len(groups), 1, figsize=figsize, squeeze=False)
+    widest = max(len(group) for group in groups) * examples
+    for ax, (index, group) in zip(axes[:, 0], enumerate(groups)):
+        chosen = [images[np.flatnonzero(labels == label)[:examples]] for label in group]
+        tiles = np.concatenate(chosen)
+        blank = np.zeros((widest - len(tiles), *tiles.shape[1:]), tiles.dtype)
+        canvas = tile_images(np.concatenate([tiles, blank]), columns=widest)
+        ax.imshow(canvas[..., 0] if canvas.shape[-1] == 1 else canvas, cmap="gray_r",
+                  interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(f"group {index + 1}: classes {', '.join(str(label) for label in group)}",
+                     fontsize=9, loc="left")
+    figure.tight_layout()
+    return figure
+
+
+def plot_error_vs_parameters(runs: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Test error against parameter count, one marker style per model, one point per run."""
+    ax = ax or plt.gca()
+    markers = {"baseline": "s", "SplitNet": "o", "SplitNet-R": "x"}
+    baseline = runs[runs["model"] == "baseline"]
+    ax.scatter(baseline["params"] / 1e3, baseline["test_error"], marker="s", color="k", s=40, label="baseline")
+    for (model, groups), frame in runs[runs["model"] != "baseline"].groupby(["model", "groups"], sort=True):
+        ax.scatter(frame["params"] / 1e3, frame["test_error"], marker=markers.get(model, "."),
+                   label=f"{model} {groups}", s=40)
+    ax.set_xlabel("parameters (thousands)")
+    ax.set_ylabel("test error (%)")
+    ax.legend(fontsize=8, ncol=2)
+    return ax
