@@ -275,7 +275,9 @@ reported("ppca_related")[["task", "model", "posterior", "metric", "value", "spre
 
 # %% [markdown]
 # Every run recorded in `data/results/ppca/`: the linear fits at the largest norm ratio, and
-# the non-linear study.
+# the non-linear study. With more noise a non-linear model may switch off one latent
+# dimension. The $\lvert\cos\rvert$ between a live column and a dead one then means little, so
+# DtO is the safer measure there.
 
 # %%
 runs = load_runs("ppca")

@@ -56,7 +56,7 @@ def test_run_metrics_feed_the_recorded_tables(grid, params):
                             "abs_cos": [0.5, 0.2, 0.4], "dto": [0.6, 0.2, 0.5], "sap": [1.0, 0.6, 0.5]})
     rows = pd.DataFrame(experiments.run_metrics(grid, histories, summary)).assign(
         run_id="r1", profile="cpu", param_seeds=1, param_latent_dim=2, param_observed_dim=6, param_noise=0.1,
-        param_nonlinear_epochs=2, param_hidden_dim=8)
+        param_nonlinear_epochs=2, param_hidden_dim=8, param_angle=60.0)
     assert set(rows["section"]) == {"linear", "sgd", "nonlinear"}
     table = experiments.recorded_table(rows)
     assert len(table) == 2 and table.shape[1] == 9

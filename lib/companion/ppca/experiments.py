@@ -316,7 +316,8 @@ def recorded_nonlinear_table(runs: pd.DataFrame) -> pd.DataFrame:
     if runs.empty or "section" not in runs:
         return pd.DataFrame()
     nonlinear = runs[runs["section"] == "nonlinear"]
-    keys = {**RUN_KEYS, "param_nonlinear_epochs": "epochs", "param_hidden_dim": "hidden"}
+    keys = {**RUN_KEYS, "param_angle": "true angle (°)", "param_nonlinear_epochs": "epochs",
+            "param_hidden_dim": "hidden"}
     table = nonlinear.pivot_table(index=list(keys), columns="model", values=["abs_cos", "dto"], aggfunc="mean")
     table = table.reindex(columns=[(m, n) for m in ("abs_cos", "dto") for n in ("truth", "vae", "vlae")]).round(2)
     table.columns = pd.MultiIndex.from_tuples([(METRICS[m], n.upper() if n != "truth" else "true decoder")

@@ -248,10 +248,15 @@ def per_seed(runs: pd.DataFrame) -> pd.DataFrame:
     frame["gain"] = frame["log_px"] - frame["run_id"].map(vae)
     frame["seed"] = frame["param_seed"]
     frame["steps"] = frame["steps"].astype(int)
-    return frame.drop_duplicates(["setting", "model", "steps", "seed"], keep="last")
+    frame = frame.drop_duplicates(["setting", "model", "steps", "seed"], keep="last")
+    settings = list(dict.fromkeys(frame["setting"]))
+    ranks = {title: rank for rank, title in enumerate(TITLES.values())}
+    order = pd.DataFrame({"setting": frame["setting"].map(settings.index),
+                          "model": frame["model"].map(ranks), "steps": frame["steps"]})
+    return frame.loc[order.sort_values(["setting", "model", "steps"], kind="stable").index]
 
 
-def seed_table(runs: pd.DataFrame, models: tuple[str, ...] = ("VAE", "VLAE")) -> pd.DataFrame:
+def seed_table(runs: pd.DataFrame, models: tuple[str, ...] = tuple(TITLES.values())) -> pd.DataFrame:
     """log p(x) of ``models`` for every recorded seed: rows (setting, model), columns seeds."""
     frame = per_seed(runs)
     frame = frame[frame["model"].isin(models)]
@@ -361,3 +366,41 @@ def _claims_on(table: pd.DataFrame, seeds: bool) -> list[str]:
         third = _verdict(change > 0, f"T={int(high['steps'])}: {high['mean']:.2f} vs T={int(low['steps'])}: "
                          f"{low['mean']:.2f} ({change:+.2f})")
     return [first, second, third]
+
+
+def setting_summary(runs: pd.DataFrame, paper: pd.DataFrame, params: dict[str, Any]) -> dict[str, float]:
+    """The numbers the chapter quotes for the setting of ``params`` (ours: means over seeds).
+
+    ``vae``/``vlae``: log p(x) of the VAE and of VLAE at T = params' steps; ``gain``: their
+    difference; ``spread``: the larger of their ranges over seeds; ``margin``: VLAE over the
+    strongest other model at that T; ``steps_change``: VLAE at this T minus VLAE at the smallest
+    recorded T; ``paper_*``: the same from the paper's Table 1 on the nearest data set.
+    """
+    key = run_key("vlae", params)
+    frame = per_seed(runs)
+    setting = frame.loc[frame["run_id"].astype(str).str.endswith(key), "setting"].iloc[0]
+    stats = seed_statistics(runs)
+    stats = stats[stats["setting"] == setting].set_index(["model", "steps"])
+    steps, dataset, likelihood = params["steps"], params["dataset"], params["likelihood"]
+    vae, vlae = stats.loc[("VAE", 0)], stats.loc[("VLAE", steps)]
+    rivals = stats[(stats.index.get_level_values("steps") == steps)
+                   & (stats.index.get_level_values("model") != "VLAE")]
+    smallest = int(stats.loc["VLAE"].index.min())
+
+    def reported_value(model: str, at: int) -> float:
+        return paper_value(paper, model, at, dataset, likelihood)
+
+    paper_vlae = reported_value("VLAE", steps)
+    paper_rivals = max(reported_value(model, steps if model != "VAE" else 0)
+                       for model in ("VAE", "SA-VAE", "VAE+HF"))
+    return {
+        "seeds": int(min(vae["seeds"], vlae["seeds"])), "vae": vae["mean"], "vlae": vlae["mean"],
+        "gain": vlae["mean"] - vae["mean"],
+        "spread": max(vae["high"] - vae["low"], vlae["high"] - vlae["low"]),
+        "margin": vlae["mean"] - max(rivals["mean"].max(), vae["mean"]),
+        "smallest_steps": smallest,
+        "steps_change": vlae["mean"] - stats.loc[("VLAE", smallest), "mean"],
+        "paper_gain": paper_vlae - reported_value("VAE", 0),
+        "paper_margin": paper_vlae - paper_rivals,
+        "paper_steps_change": paper_vlae - reported_value("VLAE", smallest),
+    }
