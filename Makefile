@@ -31,7 +31,7 @@ $(MATHJAX)/tex-chtml.js:
 book: install mathjax
 	$(BIN)/jupyter-book build book/ -W -n --keep-going
 
-test: install
+test: install mathjax
 	$(BIN)/pytest --nbval
 
 clean:

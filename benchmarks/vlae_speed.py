@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=0,
                         help="batches timed per epoch (default: 12 on the CPU scale, 3 at paper scale on CPU)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--scales", default=",".join(SCALES), help=f"comma-separated, of {list(SCALES)}")
     args = parser.parse_args()
     device = resolve_device(args.device)
     if args.threads:
@@ -130,8 +131,9 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
     print(f"device: {device}; CPU threads: {torch.get_num_threads()}; T = {args.steps}; batch {BATCH}\n")
 
+    scales = [scale.strip() for scale in args.scales.split(",")]
     rows = []
-    for scale in SCALES:
+    for scale in scales:
         count = args.batches or (12 if scale == "cpu defaults" or device.type == "cuda" else 3)
         base = None
         for name in MODELS:
@@ -143,7 +145,7 @@ def main() -> None:
     print(pd.DataFrame(rows).to_string(index=False))
 
     peak = matmul_flops_per_second(2048 if device.type == "cpu" else 8192, device, args.repeats)
-    updates = [laplace_update_row(scale, device, args.repeats, peak) for scale in SCALES]
+    updates = [laplace_update_row(scale, device, args.repeats, peak) for scale in scales]
     print()
     print(pd.DataFrame(updates).to_string(index=False))
 

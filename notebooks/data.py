@@ -46,7 +46,7 @@ from companion.plotting import show_images
 
 params = settings(profile=profile, seed=seed, device=device, data_dir=data_dir,
                   dataset=dataset, examples=examples)
-pd.set_option("display.max_colwidth", 80)
+pd.set_option("display.max_colwidth", None)
 
 # %% [markdown]
 # ## Every data set at a glance
@@ -55,7 +55,7 @@ pd.set_option("display.max_colwidth", 80)
 # downloaded. The download sources name the official files that `companion.data` reads; see
 # {doc}`../reproduce` for where to put them.
 
-# %%
+# %% tags=["full-width"]
 data.catalog_table().set_index("dataset")
 
 # %% [markdown]

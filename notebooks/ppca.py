@@ -300,5 +300,5 @@ experiments.recorded_nonlinear_table(runs)
 #   they mix the factors.
 
 # %%
-record_run("ppca", params, experiments.run_metrics(grid, histories, study.summary),
-           wall_time_s=time.perf_counter() - started, device=str(resolve_device(params["device"])));
+record = record_run("ppca", params, experiments.run_metrics(grid, histories, study.summary),
+                    wall_time_s=time.perf_counter() - started, device=str(resolve_device(params["device"])))

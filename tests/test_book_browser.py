@@ -6,9 +6,9 @@ The test builds the book exactly as ``make book`` does (same command, same folde
 ``/usr/bin/chromium`` driven by Playwright; no browser is downloaded). Per page: no console
 error, no failed request, no request to another host, every image loaded, every formula typeset
 by MathJax, no raw ``$...$`` or Markdown backticks left in the prose, no content wider than the
-text column (code may scroll sideways, tables must fit whole), no link to a missing page or
-anchor. The search page must find a term of the introduction. A
-screenshot of each page's first screen goes to ``book/_build/screenshots/``.
+text column (code may scroll sideways, tables and display equations must fit whole), no link to
+a missing page or anchor. The search page must find a term of the introduction. A screenshot of
+each page's first screen goes to ``book/_build/screenshots/``.
 """
 
 from __future__ import annotations
@@ -65,11 +65,15 @@ def book_pages() -> list[str]:
 
 
 def _run(command: list[str], what: str, **kwargs) -> None:
-    """Run ``command``; fail the test with its output's end when it fails."""
+    """Run ``command``; when it fails, fail the test with its warnings and its output's end."""
     done = subprocess.run(command, capture_output=True, text=True, **kwargs)
     if done.returncode != 0:
+        output = done.stdout + done.stderr
+        flagged = [line for line in output.splitlines()
+                   if re.search(r"WARNING|ERROR|Error", line) and "IPKernelApp" not in line]
         pytest.fail(f"{what} failed ({' '.join(command)}, exit {done.returncode}):\n"
-                    f"{(done.stdout + done.stderr)[-6000:]}", pytrace=False)
+                    + "\n".join(flagged[:30]) + f"\n--- end of the output ---\n{output[-2000:]}",
+                    pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +130,7 @@ def browser(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             executable_path=str(chromium), headless=True, args=FLAGS,
             viewport={"width": 1280, "height": 800},
         )
+        context.set_default_timeout(60_000)  # generous: CI machines may be busy
         yield context
         context.close()
 
@@ -183,8 +188,8 @@ _MATH_AND_MARKUP = r"""async () => {
 }"""
 
 # Tables, figures, code and display maths must fit the text column (the window, in a cell
-# tagged full-width) or scroll inside a box; a table must fit whole (columns hidden behind a
-# sideways scroll are missed by readers).
+# tagged full-width) or scroll inside a box; tables and display equations must fit whole (what
+# hides behind a sideways scroll is missed by readers; code may scroll).
 _OVERFLOWING = """() => {
   const article = document.querySelector("article");
   if (!article) { return []; }
@@ -192,7 +197,7 @@ _OVERFLOWING = """() => {
   const right = element => (element.closest(".tag_full-width, .full-width")
     ? document.documentElement.clientWidth : article.getBoundingClientRect().right) + 1;
   const scrollBox = element => {
-    for (let box = element.parentElement; box && box !== article; box = box.parentElement) {
+    for (let box = element; box && box !== article; box = box.parentElement) {
       if (getComputedStyle(box).overflowX !== "visible") { return box; }
     }
     return null;
@@ -201,9 +206,9 @@ _OVERFLOWING = """() => {
   const spilling = Array.from(article.querySelectorAll("table, img, pre, figure, mjx-container"))
     .filter(element => element.getBoundingClientRect().right > right(element) && !scrollBox(element))
     .map(element => `wider than the text column: ${name(element)}`);
-  const hidden = Array.from(article.querySelectorAll("table"))
-    .filter(table => { const box = scrollBox(table); return box && box.scrollWidth > box.clientWidth + 1; })
-    .map(table => `table wider than the text column, part of it hidden behind a sideways scroll: ${name(table)}`);
+  const hidden = Array.from(article.querySelectorAll("table, mjx-container[display='true']"))
+    .filter(element => { const box = scrollBox(element); return box && box.scrollWidth > box.clientWidth + 1; })
+    .map(element => `wider than the text column, part of it hidden behind a sideways scroll: ${name(element)}`);
   return spilling.concat(hidden);
 }"""
 

