@@ -199,8 +199,8 @@ sap.unstack("norm_ratio").round(2).rename_axis(index="true angle (°)", columns=
 # leading PCA axis leans towards the longer true column. The full-covariance posterior is not
 # orthogonal even when the truth is (mean $\lvert\cos\rvert$ {glue:text}`ppca_full_cos_high:.2f`
 # at the largest ratio). Its SAP scatters widely from one initialisation to the next. On
-# non-orthogonal data it often beats the diagonal posterior, because nothing forces it onto
-# axes that mix the factors. So the diagonal posterior buys *orthogonality and identifiability*:
+# non-orthogonal data with similar column norms it beats the diagonal posterior, because
+# nothing forces it onto axes that mix the factors. So the diagonal posterior buys *orthogonality and identifiability*:
 # the same axes every time. That equals disentanglement only when the true factors are
 # orthogonal with distinct scales.
 #

@@ -16,7 +16,6 @@ usual one-sample reparameterised estimate with Adam through the shared training 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Literal
 
@@ -159,8 +158,5 @@ def train_stochastic(
     """Train ``model`` on the rows of ``x`` by reparameterised SGD (Adam), as VAEs are trained."""
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    with warnings.catch_warnings():
-        # train() logs float(loss) while the loss still requires grad; torch ≥ 2.13 warns.
-        warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
-        return train(model, stochastic_elbo_loss, batches([x], batch_size, shuffle=True, seed=seed),
-                     epochs=epochs, optimizer=optimizer, device=device, evaluate=evaluate)
+    return train(model, stochastic_elbo_loss, batches([x], batch_size, shuffle=True, seed=seed),
+                 epochs=epochs, optimizer=optimizer, device=device, evaluate=evaluate)

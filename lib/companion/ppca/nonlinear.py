@@ -13,7 +13,6 @@ shared loop; the columns of J are compared at the posterior means of held-out po
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -60,11 +59,8 @@ def train_nonlinear(name: str, data: SyntheticPPCA, params: Mapping[str, Any], s
     def loss_fn(model: LatentVariableModel, batch: tuple[torch.Tensor, ...], state: Any) -> dict[str, torch.Tensor]:
         return {"loss": -model.elbo(batch[0]).mean()}
 
-    with warnings.catch_warnings():
-        # train() logs float(loss) while the loss still requires grad; torch ≥ 2.13 warns.
-        warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
-        train(model, loss_fn, batches((data.x,), BATCH_SIZE, seed=seed), epochs=params["nonlinear_epochs"],
-              optimizer=optimizer, device=device)
+    train(model, loss_fn, batches((data.x,), BATCH_SIZE, seed=seed), epochs=params["nonlinear_epochs"],
+          optimizer=optimizer, device=device)
     return model
 
 

@@ -27,7 +27,7 @@ from companion.vhcr.generation import beam_search, greedy_decode, sample_decode
 from companion.vhcr.kl import kl_weight
 from companion.vhcr.models import HRED, VHCR, VHRED, HierarchicalModel
 from companion.vhcr.settings import LABELS, VARIANTS
-from companion.vhcr.text import ConversationTensors, Vocabulary
+from companion.vhcr.text import UNK_ID, ConversationTensors, Vocabulary
 
 
 @dataclass
@@ -130,7 +130,7 @@ def kl_history(trained: Mapping[str, TrainedVariant], window: int = 10) -> pd.Da
 
 
 def plot_kl_over_training(history: pd.DataFrame, models: Sequence[str], title: str = "") -> Figure:
-    """KL per word of z_utt (left) and z_conv (right) against the optimiser step, with β dashed."""
+    """KL per word of z_utt (left) and z_conv (right) on a log scale against the step, with β dashed."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
     for model in models:
         frame = history[history["model"] == model]
@@ -144,9 +144,10 @@ def plot_kl_over_training(history: pd.DataFrame, models: Sequence[str], title: s
         weight.set_ylim(0, 1.05)
         weight.set_ylabel("KL weight β (dashed)")
         ax.set_xlabel("training step")
-        ax.set_ylabel("KL per word (nats)")
+        ax.set_yscale("log")
+        ax.set_ylabel("KL per word (nats, log scale)")
         ax.set_title(f"KL of the {latent}")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="lower left")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -162,7 +163,7 @@ def plot_ablation(table: pd.DataFrame, models: Sequence[str]) -> Figure:
     axes[0].set_title("How much the latents carry")
     subset["NLL"].plot.bar(ax=axes[1], rot=0, color="tab:green")
     axes[1].set_ylabel("NLL per word (nats)")
-    axes[1].set_ylim(subset["NLL"].min() * 0.98, subset["NLL"].max() * 1.01)
+    axes[1].set_ylim(subset["NLL"].min() - 0.1, subset["NLL"].max() + 0.05)
     axes[1].set_title("Test likelihood")
     for ax in axes:
         ax.set_xlabel("")
@@ -224,6 +225,15 @@ def reply_examples(
     return pd.DataFrame(rows).pivot(index="reply", columns="z_conv", values="text")
 
 
+def readable_conversation(test: ConversationTensors, context_turns: int) -> int:
+    """The test conversation with > ``context_turns`` turns whose first turns have the fewest ``<unk>``."""
+    turns = test.tokens[:, :context_turns + 1]
+    words = test.turn_lengths[:, :context_turns + 1].sum(dim=1).clamp(min=1)
+    unknown = (turns == UNK_ID).sum(dim=(1, 2)) / words
+    unknown[test.conversation_lengths <= context_turns] = float("inf")
+    return int(unknown.argmin())
+
+
 def context_table(test: ConversationTensors, vocabulary: Vocabulary, conversation: int, context_turns: int) -> pd.DataFrame:
     """The context turns and the reference reply of one test conversation."""
     rows = [{"turn": turn + 1, "role": "context" if turn < context_turns else "reference reply",
@@ -272,7 +282,7 @@ def metric_rows(table: pd.DataFrame, trained: Mapping[str, TrainedVariant]) -> l
     rows = []
     for variant, run in trained.items():
         last = run.history.epochs.iloc[-1]
-        row = {"variant": variant, **{k: (float(v) if isinstance(v, (int, float, np.floating)) else v)
+        row = {"variant": variant, "model": LABELS[variant], **{k: (float(v) if isinstance(v, (int, float, np.floating)) else v)
                                       for k, v in table.loc[LABELS[variant]].items()}}
         row["train KL z_utt (last epoch)"] = float(last.get("kl_utterance", 0.0))
         row["train KL z_conv (last epoch)"] = float(last.get("kl_conversation", 0.0))
