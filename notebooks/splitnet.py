@@ -60,6 +60,7 @@ dropout = None
 augment = None
 train_images = None
 devices = None
+threads = None
 
 # %%
 import time
@@ -80,7 +81,8 @@ params = settings(profile=profile, seed=seed, device=device, data_dir=data_dir, 
                   finetune_lr_decay_at=finetune_lr_decay_at, weight_decay=weight_decay,
                   finetune_weight_decay=finetune_weight_decay, gammas=gammas,
                   assignment_lr_scale=assignment_lr_scale, dropout=dropout, augment=augment,
-                  train_images=train_images, devices=devices)
+                  train_images=train_images, devices=devices, threads=threads)
+experiments.use_threads(params["threads"])
 started = time.perf_counter()
 seed_everything(params["seed"])
 pd.set_option("display.width", 200)

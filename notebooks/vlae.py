@@ -88,6 +88,7 @@ from myst_nb import glue
 
 from companion import paper, results, vlae
 from companion.config import resolve_device
+from companion.training import use_threads
 from companion.vlae import experiments, figures
 
 params = vlae.settings(
@@ -96,7 +97,7 @@ params = vlae.settings(
     hidden_dim=hidden_dim, batch_size=batch_size, learning_rate=learning_rate,
     importance_samples=importance_samples, init=init, damping=damping, svi_lr=svi_lr,
     figure_epochs=figure_epochs, threads=threads)
-experiments.use_threads(params["threads"])
+use_threads(params["threads"])
 started = time.perf_counter()
 pd.Series({name: str(value) for name, value in params.items()}, name="value").to_frame()
 
@@ -206,10 +207,10 @@ if {"vae", "vlae"} <= set(fitted):
 
 # %%
 correlations = experiments.posterior_correlations(fitted, test[:100])
-for name, key in (("VLAE", "vlae"), ("VAE", "vae")):
-    if name in correlations.index:
-        glue(f"{key}_q_correlation", correlations.loc[name, "q(z|x)"], display=False)
-        glue(f"{key}_true_correlation", correlations.loc[name, "true posterior p(z|x)"], display=False)
+if {"VAE", "VLAE"} <= set(correlations.index):
+    glue("vlae_q_correlation", correlations.loc["VLAE", "q(z|x)"], display=False)
+    glue("vlae_true_correlation", correlations.loc["VLAE", "true posterior p(z|x)"], display=False)
+    glue("vae_true_correlation", correlations.loc["VAE", "true posterior p(z|x)"], display=False)
 correlations
 
 # %% [markdown]

@@ -17,7 +17,8 @@ import os
 import random
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,27 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
+
+
+def use_threads(count: int) -> None:
+    """Use ``count`` intra-op CPU threads from now on (0 keeps torch's choice).
+
+    The chapters' CPU models are small: one thread is often faster than two, which spend their
+    time waiting for each other, and a fixed count keeps floating-point sums reproducible.
+    """
+    if count:
+        torch.set_num_threads(count)
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run a block with ``count`` intra-op CPU threads (0 keeps torch's choice), then restore."""
+    previous = torch.get_num_threads()
+    use_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def move_to(batch: Any, device: torch.device | str) -> Any:

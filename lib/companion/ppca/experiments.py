@@ -8,8 +8,7 @@ and with a full-covariance posterior (expected ELBO, L-BFGS) started from the sa
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +23,7 @@ from companion.ppca import closed_form, metrics
 from companion.ppca.closed_form import PPCAParameters
 from companion.ppca.linear_vae import LinearVAE, fit_expected_elbo, train_stochastic
 from companion.ppca.synthetic import SyntheticPPCA, make_dataset
-from companion.training import seed_everything
+from companion.training import seed_everything, torch_threads
 
 #: Fitting methods and their labels in tables and figures.
 METHODS: dict[str, str] = {"ppca": "PPCA (closed form)", "diagonal": "VAE, diagonal q", "full": "VAE, full q"}
@@ -35,22 +34,6 @@ METRICS: dict[str, str] = {
     "dto": "DtO", "pca_angle": "angle to PCA axes (°)", "factor_angle": "angle to true columns (°)",
     "sap": "SAP",
 }
-
-
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run a block with ``count`` intra-op CPU threads (0 keeps torch's choice), then restore.
-
-    The study's models are tiny: on a shared 2-core machine one thread is several times faster
-    than two, which spend their time waiting for each other.
-    """
-    previous = torch.get_num_threads()
-    if count:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)

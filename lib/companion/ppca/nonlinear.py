@@ -26,9 +26,8 @@ from matplotlib.figure import Figure
 from companion.config import resolve_device
 from companion.data import batches
 from companion.ppca import metrics
-from companion.ppca.experiments import torch_threads
 from companion.ppca.synthetic import SyntheticPPCA, make_dataset
-from companion.training import seed_everything, train
+from companion.training import seed_everything, torch_threads, train
 from companion.vlae import LatentVariableModel, build_model, decoder_jacobian, mean_elbo
 
 #: The two models compared, with their labels.

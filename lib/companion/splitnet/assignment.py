@@ -17,7 +17,8 @@ N(0, 0.01²) as in the authors' code. Assignments are shared as the paper prescr
 * a stage's input assignment and each block's middle assignment are free.
 
 Names of the assignments: ``stage{s}_in``, ``stage{s}_block{b}_mid``, ``stage{s}_out`` (merged),
-``head_in`` and ``classes``.
+``head_in`` and ``classes``; ``s`` and ``b`` count from 0, like ``network.stages[s][b]`` (so
+``stage1`` is the paper's "stage 2").
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ from companion.splitnet.regularizers import weight_magnitude
 def plot_split_tree(tree: str, class_groups: Sequence[Sequence[str]] | None = None,
                     ax: Axes | None = None) -> Axes:
     """The tree of branches: stage 1 shared, then the groups of stage 2, stage 3 and the logits
-    (a level with one group is still shared); leaves list their classes when given."""
+    (a level with one group is still shared); leaves list their classes when given (their count
+    when there are more than 12)."""
     counts = (1, *parse_tree(tree))
     labels = ["stage 1", "stage 2", "stage 3", "classifier"]
     ax = ax or plt.gca()
@@ -42,12 +43,31 @@ def plot_split_tree(tree: str, class_groups: Sequence[Sequence[str]] | None = No
         ax.text(-0.02, float(level), labels[level], ha="right", va="center", fontsize=10)
     if class_groups is not None:
         for (x, y), names in zip(positions[-1], class_groups):
-            ax.text(x, y + 0.3, " ".join(str(name) for name in names), ha="center", va="bottom", fontsize=9)
+            text = " ".join(str(name) for name in names) if len(names) <= 12 else f"{len(names)} classes"
+            ax.text(x, y + 0.3, text, ha="center", va="bottom", fontsize=9)
     ax.set_xlim(-0.3, 1.05)
     ax.set_ylim(-0.5, len(counts) - 0.2)
     ax.set_axis_off()
     ax.set_title(f"split {tree}: groups at stage 2, stage 3, logits")
     return ax
+
+
+def readable(name: str) -> str:
+    """A label in the paper's 1-based stage numbering for an assignment or module name:
+    "stage2_block0_mid" → "stage 3, block 1, middle"; "stages.1.0.conv2" → "stage 2, block 1,
+    conv 2"; "head_in" → "classifier inputs"."""
+    fixed = {"classes": "classes", "head_in": "classifier inputs", "head.linear": "classifier"}
+    if name in fixed:
+        return fixed[name]
+    if name.startswith("stages."):
+        _, stage, block, layer = name.split(".")
+        return f"stage {int(stage) + 1}, block {int(block) + 1}, {layer.replace('conv', 'conv ')}"
+    stage, _, rest = name.partition("_")
+    label = f"stage {int(stage.removeprefix('stage')) + 1}"
+    if rest.startswith("block"):
+        block = int(rest.split("_")[0].removeprefix("block"))
+        return f"{label}, block {block + 1}, middle"
+    return f"{label}, {'inputs' if rest == 'in' else 'outputs'}"
 
 
 def _group_order(groups: torch.Tensor, probabilities: torch.Tensor | None = None) -> torch.Tensor:
@@ -68,12 +88,12 @@ def plot_assignment_sharpening(snapshots: Sequence[Mapping[str, torch.Tensor]], 
             ax = axes[row, column]
             ax.imshow(snapshots[epoch][name][:, order].numpy(), aspect="auto", vmin=0, vmax=1,
                       cmap="viridis", interpolation="nearest")
-            ax.set_yticks(range(final[name].shape[0]))
+            ax.set_yticks(range(final[name].shape[0]), [str(g + 1) for g in range(final[name].shape[0])])
             ax.set_xticks([])
             if row == 0:
                 ax.set_title("initialisation" if epoch == 0 else f"after epoch {epoch}")
             if column == 0:
-                ax.set_ylabel(name, rotation=0, ha="right", va="center")
+                ax.set_ylabel(readable(name), rotation=0, ha="right", va="center")
     figure.tight_layout()
     return figure
 
@@ -101,7 +121,7 @@ def plot_block_weights(networks: Mapping[str, nn.Module], assignments: SplitAssi
                 ax.axhline(boundary - 0.5, color="tab:red", lw=1)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"{title}: {module_name}", fontsize=9)
+            ax.set_title(f"{title}: {readable(module_name)}", fontsize=9)
             if column == 0:
                 ax.set_ylabel("outputs (by group)")
             if row == len(networks) - 1:

@@ -32,12 +32,12 @@ DATASETS = ("digits", "mnist5k", "cifar100")
 PROFILES: dict[str, dict[str, Any]] = {
     "cpu": {
         "dataset": "digits", "groups": "2-2-2", "depth": 10, "width": 2,
-        "epochs": 24, "finetune_epochs": 8, "batch_size": 64,
+        "epochs": 24, "finetune_epochs": 6, "batch_size": 64,
         "lr": 0.1, "lr_decay_at": [0.6, 0.75], "finetune_lr": 0.1,
         "finetune_lr_decay_at": [5 / 12, 7 / 12],
         "weight_decay": 1e-4, "finetune_weight_decay": 5e-4,
         "gammas": [1.0, 1.0, 10.0], "assignment_lr_scale": 100.0, "dropout": 0.0, "augment": False, "train_images": 0,
-        "devices": ["cpu", "cpu"],
+        "devices": ["cpu", "cpu"], "threads": 1,
     },
     "paper": {
         "dataset": "cifar100", "groups": "2-2-2", "depth": 16, "width": 8,
@@ -46,7 +46,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "finetune_lr_decay_at": [5 / 12, 7 / 12],
         "weight_decay": 1e-4, "finetune_weight_decay": 5e-4,
         "gammas": [1.0, 1.0, 10.0], "assignment_lr_scale": 1.0, "dropout": 0.5, "augment": True, "train_images": 45000,
-        "devices": ["auto", "auto"],
+        "devices": ["auto", "auto"], "threads": 0,
     },
 }
 
@@ -87,6 +87,7 @@ def settings(profile: str = "cpu", **given: Any) -> dict[str, Any]:
     check_int("finetune_epochs", params["finetune_epochs"], minimum=0)
     check_int("batch_size", params["batch_size"], minimum=2)
     check_int("train_images", params["train_images"], minimum=0)
+    check_int("threads", params["threads"], minimum=0)
     check_float("lr", params["lr"], 0.0, open_min=True)
     check_float("finetune_lr", params["finetune_lr"], 0.0, open_min=True)
     check_float("weight_decay", params["weight_decay"], 0.0)

@@ -105,7 +105,8 @@ def evaluation_table(
         rows.append({
             "model": LABELS[variant],
             "NLL": result["nll_per_word"],
-            "NLL method": f"importance sampling, K={result['importance_samples']}" if run.model.is_variational else "exact",
+            "NLL method": (f"importance sampling, K={result['importance_samples']}"
+                           if run.model.is_variational else "exact"),
             "-ELBO": result["negative_elbo_per_word"],
             "KL": result["kl_utterance_per_word"] + result["kl_conversation_per_word"],
             "KL z_utt": result["kl_utterance_per_word"],
@@ -192,7 +193,9 @@ def paper_comparison(
     return pd.DataFrame(rows).set_index("model")
 
 
-def decode(model: HierarchicalModel, start: torch.Tensor, decoding: str, beam_size: int, max_length: int) -> torch.Tensor:
+def decode(
+    model: HierarchicalModel, start: torch.Tensor, decoding: str, beam_size: int, max_length: int
+) -> torch.Tensor:
     """Replies from decoder start states by ``decoding`` ("greedy", "beam" or "sample")."""
     if decoding == "greedy":
         return greedy_decode(model.decoder, start, max_length)
@@ -234,7 +237,9 @@ def readable_conversation(test: ConversationTensors, context_turns: int) -> int:
     return int(unknown.argmin())
 
 
-def context_table(test: ConversationTensors, vocabulary: Vocabulary, conversation: int, context_turns: int) -> pd.DataFrame:
+def context_table(
+    test: ConversationTensors, vocabulary: Vocabulary, conversation: int, context_turns: int
+) -> pd.DataFrame:
     """The context turns and the reference reply of one test conversation."""
     rows = [{"turn": turn + 1, "role": "context" if turn < context_turns else "reference reply",
              "text": vocabulary.decode(test.tokens[conversation, turn].tolist())}
@@ -282,8 +287,9 @@ def metric_rows(table: pd.DataFrame, trained: Mapping[str, TrainedVariant]) -> l
     rows = []
     for variant, run in trained.items():
         last = run.history.epochs.iloc[-1]
-        row = {"variant": variant, "model": LABELS[variant], **{k: (float(v) if isinstance(v, (int, float, np.floating)) else v)
-                                      for k, v in table.loc[LABELS[variant]].items()}}
+        measured = table.loc[LABELS[variant]].items()
+        row = {"variant": variant, "model": LABELS[variant],
+               **{k: float(v) if isinstance(v, (int, float, np.floating)) else v for k, v in measured}}
         row["train KL z_utt (last epoch)"] = float(last.get("kl_utterance", 0.0))
         row["train KL z_conv (last epoch)"] = float(last.get("kl_conversation", 0.0))
         rows.append(row)

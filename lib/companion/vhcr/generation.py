@@ -52,7 +52,9 @@ def sample_decode(
 
 
 @torch.no_grad()
-def beam_search(decoder: UtteranceDecoder, start: torch.Tensor, beam_size: int = 1, max_length: int = 30) -> torch.Tensor:
+def beam_search(
+    decoder: UtteranceDecoder, start: torch.Tensor, beam_size: int = 1, max_length: int = 30
+) -> torch.Tensor:
     """The highest-scoring (summed log-probability) of ``beam_size`` hypotheses kept per step.
 
     A finished hypothesis (``<eos>`` emitted) keeps its score and only extends with ``<pad>``,
@@ -76,7 +78,8 @@ def beam_search(decoder: UtteranceDecoder, start: torch.Tensor, beam_size: int =
         beam, word = index // vocabulary, index % vocabulary
         hidden = hidden.view(count, beam_size, size).gather(1, beam.unsqueeze(-1).expand(-1, -1, size))
         hidden = hidden.reshape(count * beam_size, size)
-        sequences = torch.cat([sequences.gather(1, beam.unsqueeze(-1).expand_as(sequences)), word.unsqueeze(-1)], dim=-1)
+        kept = sequences.gather(1, beam.unsqueeze(-1).expand_as(sequences))
+        sequences = torch.cat([kept, word.unsqueeze(-1)], dim=-1)
         finished = finished.gather(1, beam) | (word == EOS_ID)
         tokens = word.reshape(-1)
         if finished.all():

@@ -119,7 +119,8 @@ class HierarchicalModel(nn.Module):
         return ConversationTerms(
             reconstruction=_per_conversation(reconstruction, conversation, count),
             kl_conversation=latent.get("kl_conversation", zero),
-            kl_utterance=_per_conversation(latent["kl_utterance"], conversation, count) if "kl_utterance" in latent else zero,
+            kl_utterance=(_per_conversation(latent["kl_utterance"], conversation, count)
+                          if "kl_utterance" in latent else zero),
             log_prior=latent.get("log_prior", zero),
             log_posterior=latent.get("log_posterior", zero),
             words=turn_lengths[:, 1:].sum(dim=1).to(encodings.dtype),

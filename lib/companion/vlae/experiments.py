@@ -7,7 +7,6 @@ comparison reads the recorded runs (:func:`table1_comparison`, :func:`claim_chec
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,16 +30,6 @@ from companion.vlae.models import TITLES, LatentVariableModel, build_model
 
 #: Seed of the one fixed binarisation of a Bernoulli model's test set (the same for every run).
 TEST_BINARIZATION_SEED = 0
-
-
-def use_threads(count: int) -> None:
-    """Use ``count`` intra-op CPU threads from now on (0 keeps torch's choice).
-
-    The chapter's CPU models are small: on a shared 2-core machine one thread is several
-    times faster than two, which spend their time waiting for each other.
-    """
-    if count:
-        torch.set_num_threads(count)
 
 
 @dataclass(frozen=True)
@@ -129,9 +118,7 @@ def fit_model(name: str, params: dict[str, Any], data: ChapterData, *,
     def evaluate(model: LatentVariableModel, epoch: int) -> dict[str, float]:
         return {"test_elbo": mean_elbo(model, test)}
 
-    with warnings.catch_warnings(), Stopwatch() as clock:
-        # train() logs float(loss) while the loss still requires grad; torch ≥ 2.13 warns.
-        warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
+    with Stopwatch() as clock:
         result = train(model, loss_fn, batches((data.train,), params["batch_size"], seed=params["seed"]),
                        epochs=epochs or params["epochs"], optimizer=optimizer, device=device,
                        evaluate=evaluate, description=TITLES[name])
