@@ -82,13 +82,13 @@ import time
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import torch
 from myst_nb import glue
 
 import companion.vhcr
 from companion.config import resolve_device
 from companion.paper import reported
 from companion.results import load_runs, record_run
+from companion.training import use_threads
 from companion.vhcr import LABELS, experiments
 from companion.vhcr.corpora import load_dialogue_data
 from companion.vhcr.evaluation import load_word_vectors
@@ -107,7 +107,7 @@ params = companion.vhcr.settings(
 torch_device = resolve_device(params["device"])
 # Small GRUs gain little from a second thread, and threads that share busy cores can slow each
 # other down badly: on a CPU the chapter uses one.
-torch.set_num_threads(1 if torch_device.type == "cpu" else torch.get_num_threads())
+use_threads(1 if torch_device.type == "cpu" else 0)
 pd.set_option("display.float_format", "{:.4g}".format)
 pd.set_option("display.max_colwidth", 90)
 started = time.perf_counter()
@@ -186,9 +186,9 @@ if vhcr_run is not None:
 # the last step. VHCR's utterance latents end a few times above VHRED's, but all latents are
 # essentially unused. **At CPU scale (600 conversations, 76 steps, 128-unit GRUs) VHCR degenerates
 # as well: the paper's claim that its KL stays informative does not reproduce here.** The paper
-# trains 1000-unit GRUs for 30 epochs on about 67,000 Cornell conversations; a decoder that is
-# still learning the language cheaply gains more from better word statistics than from a latent
-# that costs KL.
+# trains 1000-unit GRUs for 30 epochs on about 67,000 Cornell conversations. A plausible reading
+# of the small run: a decoder still learning basic word statistics gains more from them than from
+# a latent whose information costs KL.
 
 # %% [markdown]
 # ## Test likelihood and KL
@@ -268,9 +268,9 @@ replies_table
 # ## Embedding metrics
 #
 # The paper also scores generated replies against the reference replies by the cosine
-# similarity of word vectors (Average, Extrema and Greedy matching) with word2vec GoogleNews
-# vectors. The book ships no word vectors: pass a word2vec (`.bin` or text) or GloVe file as
-# `word_vectors` to compute them; without one, the metric is not computed.
+# similarity of word vectors (Average, Extrema and Greedy matching {cite}`liu2016hownot`) with
+# word2vec GoogleNews vectors. The book ships no word vectors: pass a word2vec (`.bin` or text)
+# or GloVe file as `word_vectors` to compute them; without one, the metric is not computed.
 
 # %%
 if params["word_vectors"]:

@@ -256,8 +256,9 @@ def train_random_split(params: Mapping[str, Any], data: SplitData) -> tuple[Spli
 
 
 def model_row(name: str, model: nn.Module, baseline: nn.Module, data: SplitData, groups: str,
-              error: float | None = None) -> dict[str, Any]:
-    """One row of the results: test error, parameters, FLOPs and reductions from the baseline."""
+              error: float | None = None, **extra: float) -> dict[str, Any]:
+    """One row of the results: test error, parameters, FLOPs and reductions from the baseline,
+    and any ``extra`` metrics."""
     full = count_cost(baseline, data.shape)
     cost = count_cost(model, data.shape)
     row = {"model": name, "groups": groups,
@@ -266,7 +267,7 @@ def model_row(name: str, model: nn.Module, baseline: nn.Module, data: SplitData,
     shrink = reduction(full, cost)
     row["params_reduced_pct"] = shrink["params_reduced_pct"]
     row["flops_reduced_pct"] = shrink["flops_reduced_pct"]
-    return row
+    return {**row, **extra}
 
 
 def class_groups(split: SplitWideResNet) -> list[list[int]]:
@@ -405,3 +406,23 @@ def figure_layers(assignments: Any) -> list[str]:
     the classifier."""
     convs = [layer.module for layer in assignments.layers if layer.module.endswith(".0.conv2")]
     return sorted(convs) + ["head.linear"]
+
+
+def learned_vs_random(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per tree: SplitNet's test error minus SplitNet-R's in the same run (negative: learned
+    groups are better), its mean over runs, in how many runs each was better, and SplitNet's mean
+    error at the end of the grouping phase and right after the cut (before fine-tuning)."""
+    errors = runs.pivot_table(index=["param_dataset", "groups", "run_id"], columns="model",
+                              values="test_error", aggfunc="first")
+    errors["difference"] = errors["SplitNet"] - errors["SplitNet-R"]
+    table = errors.groupby(level=["param_dataset", "groups"]).agg(
+        runs=("difference", "size"), SplitNet=("SplitNet", "mean"), SplitNet_R=("SplitNet-R", "mean"),
+        difference=("difference", "mean"),
+        learned_better=("difference", lambda d: int((d < 0).sum())),
+        random_better=("difference", lambda d: int((d > 0).sum())))
+    if "error_at_split" in runs:
+        cut = runs[runs["model"] == "SplitNet"].groupby(["param_dataset", "groups"])
+        table["grouping_error"] = cut["grouping_error"].mean()
+        table["error_at_split"] = cut["error_at_split"].mean()
+    table.index = table.index.rename({"param_dataset": "dataset"})
+    return table.reset_index().rename(columns={"SplitNet_R": "SplitNet-R"}).round(2)

@@ -150,14 +150,16 @@ def plot_class_groups(images: np.ndarray, labels: np.ndarray, groups: Sequence[S
 
 
 def plot_error_vs_parameters(runs: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Test error against parameter count, one marker style per model, one point per run."""
+    """Test error against parameter count, one point per run: colour = tree, marker = model
+    (square: the unsplit baseline, circle: SplitNet, cross: SplitNet-R)."""
     ax = ax or plt.gca()
-    markers = {"baseline": "s", "SplitNet": "o", "SplitNet-R": "x"}
+    markers = {"SplitNet": "o", "SplitNet-R": "x"}
+    colours = {tree: plt.get_cmap("tab10")(index) for index, tree in enumerate(sorted(runs["groups"].unique()))}
     baseline = runs[runs["model"] == "baseline"]
     ax.scatter(baseline["params"] / 1e3, baseline["test_error"], marker="s", color="k", s=40, label="baseline")
     for (model, groups), frame in runs[runs["model"] != "baseline"].groupby(["model", "groups"], sort=True):
         ax.scatter(frame["params"] / 1e3, frame["test_error"], marker=markers.get(model, "."),
-                   label=f"{model} {groups}", s=40)
+                   color=colours[groups], label=f"{model} {groups}", s=40, alpha=0.8)
     ax.set_xlabel("parameters (thousands)")
     ax.set_ylabel("test error (%)")
     ax.legend(fontsize=8, ncol=2)

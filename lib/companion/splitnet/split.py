@@ -169,7 +169,7 @@ def _head_branch(network: WideResNet, groups: HardGroups, group: int,
 
 def _positions(channels: torch.Tensor, parent_channels: torch.Tensor) -> torch.Tensor:
     """Where each of ``channels`` sits in ``parent_channels`` (it must be a subset)."""
-    lookup = torch.full((int(parent_channels.max()) + 1,), -1, dtype=torch.long)
+    lookup = torch.full((int(max(parent_channels.max(), channels.max())) + 1,), -1, dtype=torch.long)
     lookup[parent_channels] = torch.arange(len(parent_channels))
     positions = lookup[channels]
     if (positions < 0).any():
