@@ -72,7 +72,7 @@ from myst_nb import glue
 from companion import paper, results
 from companion.config import resolve_device
 from companion.splitnet import experiments, figures, settings
-from companion.training import seed_everything
+from companion.training import seed_everything, use_threads
 
 params = settings(profile=profile, seed=seed, device=device, data_dir=data_dir, dataset=dataset,
                   groups=groups, depth=depth, width=width, epochs=epochs,
@@ -82,7 +82,7 @@ params = settings(profile=profile, seed=seed, device=device, data_dir=data_dir, 
                   finetune_weight_decay=finetune_weight_decay, gammas=gammas,
                   assignment_lr_scale=assignment_lr_scale, dropout=dropout, augment=augment,
                   train_images=train_images, devices=devices, threads=threads)
-experiments.use_threads(params["threads"])
+use_threads(params["threads"])
 started = time.perf_counter()
 seed_everything(params["seed"])
 pd.set_option("display.width", 200)

@@ -173,14 +173,13 @@ plt.show()
 vhcr_run = next((LABELS[v] for v in ("vhcr_ud", "vhcr") if v in trained), None)
 if vhcr_run is not None:
     conversation_kl = history.loc[history["model"] == vhcr_run, "kl_conversation"]
-    glue("vhcr_name", vhcr_run, display=False)
-    glue("kl_conv_peak", conversation_kl.max(), display=False)
+    glue("kl_conv_peak", float(conversation_kl.max()), display=False)
     glue("kl_conv_peak_step", int(history.loc[conversation_kl.idxmax(), "step"]), display=False)
-    glue("kl_conv_last", conversation_kl.iloc[-1], display=False)
+    glue("kl_conv_last", float(conversation_kl.iloc[-1]), display=False)
 
 # %% [markdown]
 # In the default run the picture of the paper shows only at the start. While β is small, the
-# conversation latent of {glue:text}`vhcr_name` carries up to {glue:text}`kl_conv_peak:.3f` nats
+# conversation latent of VHCR + utterance drop carries up to {glue:text}`kl_conv_peak:.3f` nats
 # per word (step {glue:text}`kl_conv_peak_step`), more than any utterance latent; as β approaches 1
 # every KL falls by orders of magnitude, z_conv's to {glue:text}`kl_conv_last:.1e` nats per word at
 # the last step. VHCR's utterance latents end a few times above VHRED's, but all latents are
@@ -212,10 +211,10 @@ table.round(ROUNDING)
 # %%
 ablation = [LABELS[v] for v in ("vhcr", "vhcr_ud") if v in trained]
 if len(ablation) == 2:
-    glue("kl_conv_vhcr", table.loc["VHCR", "KL z_conv"], display=False)
-    glue("kl_conv_vhcr_ud", table.loc["VHCR + utterance drop", "KL z_conv"], display=False)
-    glue("nll_vhcr", table.loc["VHCR", "NLL"], display=False)
-    glue("nll_vhcr_ud", table.loc["VHCR + utterance drop", "NLL"], display=False)
+    glue("kl_conv_vhcr", float(table.loc["VHCR", "KL z_conv"]), display=False)
+    glue("kl_conv_vhcr_ud", float(table.loc["VHCR + utterance drop", "KL z_conv"]), display=False)
+    glue("nll_vhcr", float(table.loc["VHCR", "NLL"]), display=False)
+    glue("nll_vhcr_ud", float(table.loc["VHCR + utterance drop", "NLL"]), display=False)
     fig = experiments.plot_ablation(table, ablation)
     plt.show()
 else:

@@ -41,13 +41,6 @@ from companion.training import TrainResult, train
 EVAL_BATCH = 500
 
 
-def use_threads(count: int) -> None:
-    """Use ``count`` intra-op CPU threads from now on (0 keeps torch's choice): on a shared
-    2-core machine one thread runs these small networks several times faster than two."""
-    if count:
-        torch.set_num_threads(count)
-
-
 @dataclass
 class SplitData:
     """Standardised train and test tensors, and the raw test images for figures."""
