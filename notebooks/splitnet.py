@@ -267,7 +267,7 @@ this_run.round(2)
 # absolute numbers.
 
 # %%
-recorded = experiments.with_this_run(results.load_runs("splitnet"), params, rows)
+recorded = results.with_this_run("splitnet", results.load_runs("splitnet"), params, rows)
 summary = experiments.summarize_runs(recorded)
 experiments.table1_comparison(summary, paper.reported("splitnet_table1"))
 

@@ -208,9 +208,9 @@ if {"vae", "vlae"} <= set(fitted):
 # %%
 correlations = experiments.posterior_correlations(fitted, test[:100])
 if {"VAE", "VLAE"} <= set(correlations.index):
-    glue("vlae_q_correlation", correlations.loc["VLAE", "q(z|x)"], display=False)
-    glue("vlae_true_correlation", correlations.loc["VLAE", "true posterior p(z|x)"], display=False)
-    glue("vae_true_correlation", correlations.loc["VAE", "true posterior p(z|x)"], display=False)
+    glue("vlae_q_correlation", float(correlations.loc["VLAE", "q(z|x)"]), display=False)
+    glue("vlae_true_correlation", float(correlations.loc["VLAE", "true posterior p(z|x)"]), display=False)
+    glue("vae_true_correlation", float(correlations.loc["VAE", "true posterior p(z|x)"]), display=False)
 correlations
 
 # %% [markdown]
@@ -225,7 +225,7 @@ correlations
 
 # %%
 reported = paper.reported("vlae_table1")
-recorded = experiments.with_this_run(results.load_runs("vlae"), params, rows)
+recorded = results.with_this_run("vlae", results.load_runs("vlae"), params, rows)
 pd.set_option("display.max_colwidth", 90)
 pd.set_option("display.width", 250)
 experiments.table1_comparison(recorded, reported)

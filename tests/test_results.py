@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 
 from companion import results
@@ -53,3 +54,11 @@ def test_a_damaged_record_is_named(tmp_path):
     (tmp_path / "vhcr" / "bad.json").write_text("{")
     with pytest.raises(ValueError, match="bad.json"):
         results.load_runs("vhcr", directory=tmp_path)
+
+
+def test_this_run_joins_the_table_once():
+    params = {"profile": "cpu", "seed": 0}
+    this = results.with_this_run("vlae", pd.DataFrame(), params, [{"x": 1.0}])
+    assert this["x"].tolist() == [1.0] and this["run_id"].iloc[0].startswith("this-run-")
+    recorded = this.assign(run_id=f"20261124T000000Z-{results.run_key('vlae', params)}")
+    assert results.with_this_run("vlae", recorded, params, [{"x": 2.0}]) is recorded

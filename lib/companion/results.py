@@ -50,6 +50,9 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; records are shared
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
             stream.flush()
@@ -163,6 +166,19 @@ def load_runs(chapter: str, directory: Path | None = None) -> pd.DataFrame:
             rows.append({**base, **metric_row})
     columns = ["run_id", "profile", "device", "date", "commit", "wall_time_s"]
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
+
+
+def with_this_run(chapter: str, runs: pd.DataFrame, params: Mapping[str, Any],
+                  rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """``runs`` (from :func:`load_runs`) plus this run's ``rows``, unless a recorded run already
+    has the same parameters: what a chapter's tables show, recorded or not."""
+    key = run_key(chapter, params)
+    if "run_id" in runs and runs["run_id"].astype(str).str.endswith(key).any():
+        return runs
+    this = pd.DataFrame([{"run_id": f"this-run-{key}", "profile": params["profile"],
+                          **{f"param_{name}": value for name, value in params.items()}, **row}
+                         for row in rows])
+    return pd.concat([runs, this], ignore_index=True) if len(runs) else this
 
 
 class Stopwatch:

@@ -35,7 +35,6 @@ from companion.splitnet.parallel import MultiDeviceSplitNet
 from companion.splitnet.regularizers import splitnet_regularizer
 from companion.splitnet.split import SplitWideResNet, split_network
 from companion.splitnet.wrn import PreActBlock, WideResNet
-from companion.results import run_key
 from companion.training import TrainResult, train
 
 EVAL_BATCH = 500
@@ -308,16 +307,6 @@ def split_kind(tree: str) -> str:
     if stage2 == 1:
         return "shallow"
     return "deep" if stage2 == stage3 == logits else "hierarchical"
-
-
-def with_this_run(runs: pd.DataFrame, params: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """The recorded runs plus this run's rows, unless a recorded run has the same parameters."""
-    key = run_key("splitnet", params)
-    if "run_id" in runs and runs["run_id"].astype(str).str.endswith(key).any():
-        return runs
-    this = pd.DataFrame([{"run_id": f"this-run-{key}", "profile": params["profile"],
-                          **{f"param_{name}": value for name, value in params.items()}, **row} for row in rows])
-    return pd.concat([runs, this], ignore_index=True) if len(runs) else this
 
 
 def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:

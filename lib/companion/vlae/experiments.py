@@ -196,17 +196,6 @@ PAPER_DATASET = {"digits": "mnist", "mnist5k": "mnist"}
 VARYING = ("seed", "steps", "models", "device", "data_dir", "threads", "figure_epochs")
 
 
-def with_this_run(runs: pd.DataFrame, params: dict[str, Any], rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """The recorded runs plus this run's rows, unless a recorded run has the same parameters."""
-    key = run_key("vlae", params)
-    if "run_id" in runs and runs["run_id"].astype(str).str.endswith(key).any():
-        return runs
-    this = pd.DataFrame([{"run_id": f"this-run-{key}", "profile": params["profile"],
-                          **{f"param_{name}": value for name, value in params.items()}, **row}
-                         for row in rows])
-    return pd.concat([runs, this], ignore_index=True) if len(runs) else this
-
-
 def setting_label(setting: pd.Series) -> str:
     """A short name for one setting of recorded runs."""
     return (f"{setting['param_dataset']}, {setting['param_likelihood']}, {setting['profile']} "
