@@ -1,7 +1,6 @@
 """The runs page: every record as a row, links to the chapters in the book, a stale-page guard."""
 
 from html.parser import HTMLParser
-from types import SimpleNamespace
 
 import pytest
 
@@ -114,22 +113,3 @@ def test_book_chapters_are_the_notebooks_in_the_toc_in_chapter_order(tmp_path):
                    "      - file: notebooks/ppca\n      - file: notebooks/data.ipynb\n"
                    "#     - file: notebooks/vlae\n      - file: reproduce\n")
     assert runs_page.book_chapters(toc) == ["data", "ppca"]
-
-
-def test_the_runs_page_is_reread_only_when_the_records_change(tmp_path, monkeypatch):
-    monkeypatch.setattr(runs_page, "stored_results_dir", lambda: tmp_path)
-    env = SimpleNamespace(found_docs={"intro", "runs"})
-
-    def outdated():
-        return runs_page.outdated_runs_page(None, env, set(), set(), set())
-
-    assert outdated() == ["runs"]
-    assert outdated() == []
-    record = tmp_path / "vlae" / "a.json"
-    record.parent.mkdir()
-    record.write_text("{}")
-    assert outdated() == ["runs"] and outdated() == []
-    record.write_text('{"changed": 1}')
-    assert outdated() == ["runs"]
-    record.unlink()
-    assert outdated() == ["runs"] and outdated() == []

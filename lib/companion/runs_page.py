@@ -12,7 +12,6 @@ would keep the old output, as the page's code does not change when a run is reco
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,10 +20,8 @@ from typing import Any
 
 from companion.chapters import CHAPTERS
 from companion.paths import repository_root
-from companion.results import stored_results_dir
 
 #: The page's document name in the book (book/runs.md).
-RUNS_DOC = "runs"
 #: The table's element id, which its sorting script looks up.
 TABLE_ID = "runs-table"
 #: Parameters not listed among a run's parameters: they have their own column, or say nothing.
@@ -160,26 +157,3 @@ def runs_table_html(records: Sequence[Mapping[str, Any]], linked_chapters: Itera
     body = "\n".join(rows)
     return (f'{_STYLE}\n<table id="{TABLE_ID}">\n<thead><tr>{header}</tr></thead>\n'
             f"<tbody>\n{body}\n</tbody>\n</table>\n{_SCRIPT}")
-
-
-def results_fingerprint(directory: Path) -> str:
-    """A hash of every record file's name and content under ``directory`` (chapter/*.json)."""
-    digest = hashlib.sha256()
-    for path in sorted(directory.glob("*/*.json")):
-        digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-def outdated_runs_page(app: Any, env: Any, added: set, changed: set, removed: set) -> list[str]:
-    """Sphinx ``env-get-outdated`` handler: re-read the runs page when the records changed."""
-    fingerprint = results_fingerprint(stored_results_dir())
-    if getattr(env, "companion_results_fingerprint", None) == fingerprint:
-        return []
-    env.companion_results_fingerprint = fingerprint
-    return [RUNS_DOC] if RUNS_DOC in env.found_docs else []
-
-
-def setup(app: Any) -> dict[str, Any]:
-    """Register the handler that keeps the runs page current (``extra_extensions`` in _config.yml)."""
-    app.connect("env-get-outdated", outdated_runs_page)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
