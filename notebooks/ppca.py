@@ -83,9 +83,11 @@ pd.set_option("display.width", 200)
 # does not depend on $x$:
 #
 # $$
-# \mathrm{ELBO}^\star = \log \mathcal{N}(x;\, b,\, WW^\top + \sigma^2 I)
-#   \;-\; \tfrac12\Big[\textstyle\sum_j \log\big(1 + \lVert w_j\rVert^2/\sigma^2\big)
+# \begin{aligned}
+# \mathrm{ELBO}^\star ={} & \log \mathcal{N}(x;\, b,\, WW^\top + \sigma^2 I) \\
+#   & -\; \tfrac12\Big[\textstyle\sum_j \log\big(1 + \lVert w_j\rVert^2/\sigma^2\big)
 #   - \log\det\big(I + \sigma^{-2}W^\top W\big)\Big].
+# \end{aligned}
 # $$
 #
 # The bracket is the gap in Hadamard's inequality ($\det A \le \prod_j A_{jj}$ for a positive
@@ -138,7 +140,7 @@ plt.show()
 #   $R^2$ values, averaged over factors. It is 1 when each factor is read off one code and 0 when
 #   two codes share it equally.
 
-# %%
+# %% tags=["full-width"]
 grid = experiments.fit_grid(params)
 deficits = grid[grid["method"] != "ppca"].groupby("method")["elbo_deficit"].apply(lambda d: d.abs().max())
 glue("ppca_deficit_diagonal", float(deficits["diagonal"]), display=False)
@@ -180,7 +182,7 @@ plt.show()
 fig = experiments.plot_by_ratio(grid)
 plt.show()
 
-# %%
+# %% tags=["full-width"]
 sap = grid[grid["method"] == "diagonal"].groupby(["angle", "norm_ratio"])["sap"].mean()
 low, high = min(params["norm_ratios"]), max(params["norm_ratios"])
 glue("ppca_sap_orth_high", float(sap[(90.0, high)]), display=False)
@@ -241,7 +243,7 @@ plt.show()
 # $\mathrm{diag}(1 - \tanh^2(W_\text{true} z))\,W_\text{true}$ is far from orthogonal. We
 # compare the Jacobian columns at the posterior means of held-out points.
 
-# %%
+# %% tags=["full-width"]
 study = nonlinear.nonlinear_study(params)
 nonlinear_means = study.summary.groupby("model")["abs_cos"].mean()
 for name in ("truth", "vae", "vlae"):
@@ -270,7 +272,7 @@ plt.show()
 # from other data and architectures (a linear task and dSprites), so only their direction
 # (diagonal below full) compares with ours.
 
-# %%
+# %% tags=["full-width"]
 reported("ppca_related")[["task", "model", "posterior", "metric", "value", "spread", "verified"]]
 
 # %% [markdown]
@@ -279,11 +281,11 @@ reported("ppca_related")[["task", "model", "posterior", "metric", "value", "spre
 # dimension. The $\lvert\cos\rvert$ between a live column and a dead one then means little, so
 # DtO is the safer measure there.
 
-# %%
+# %% tags=["full-width"]
 runs = load_runs("ppca")
 experiments.recorded_table(runs)
 
-# %%
+# %% tags=["full-width"]
 experiments.recorded_nonlinear_table(runs)
 
 # %% [markdown]

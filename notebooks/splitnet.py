@@ -133,7 +133,7 @@ plt.show()
 # building it, so its reduction follows from the actual group sizes. Below, the paper's
 # learned splits beside the same trees with *equal-size* groups.
 
-# %%
+# %% tags=["full-width"]
 equal_costs = experiments.equal_split_costs(["1-1-4", "1-2-2", "2-2-2", "2-4-4"])
 table2 = experiments.table2_comparison(equal_costs, paper.reported("splitnet_table2"))
 glue("wrn_params", int(equal_costs.loc[0, "params"]), display=False)
@@ -172,7 +172,7 @@ print(f"{data.name}: {len(data.train_labels)} training and {len(data.test_labels
 # with a larger step (`assignment_lr_scale` × the weights' learning rate; 1 in the paper
 # profile). Without it the logits barely leave their uniform start in this budget.
 
-# %%
+# %% tags=["full-width"]
 grouping = experiments.train_grouping(params, data)
 terms = grouping.history.epochs[["epoch", "cross_entropy", "R_W", "R_D", "R_E", "test_error"]]
 terms.iloc[[0, len(terms) // 4, len(terms) // 2, len(terms) - 1]].round(3).set_index("epoch")
@@ -237,7 +237,7 @@ plt.show()
 # equal-size groups of classes and features, fixed from the start and trained from scratch for
 # as many epochs as SplitNet's two phases.
 
-# %%
+# %% tags=["full-width"]
 random_split, random_history = experiments.train_random_split(params, data)
 rows = [
     experiments.model_row("baseline", baseline, baseline, data, params["groups"], baseline_error),
@@ -266,7 +266,7 @@ this_run.round(2)
 # one or two images; compare the *ordering* of SplitNet, SplitNet-R and the baseline, not the
 # absolute numbers.
 
-# %%
+# %% tags=["full-width"]
 recorded = results.with_this_run("splitnet", results.load_runs("splitnet"), params, rows)
 summary = experiments.summarize_runs(recorded)
 experiments.table1_comparison(summary, paper.reported("splitnet_table1"))
@@ -276,7 +276,7 @@ experiments.table1_comparison(summary, paper.reported("splitnet_table1"))
 # (negative when the learned groups do better), and SplitNet's error at the end of the grouping
 # phase and right after the cut.
 
-# %%
+# %% tags=["full-width"]
 versus = experiments.learned_vs_random(recorded)
 glue("runs_compared", int(versus["runs"].sum()), display=False)
 glue("learned_better", int(versus["learned_better"].sum()), display=False)
@@ -319,7 +319,7 @@ print(f"devices {params['devices']}: largest |logit difference| from one device 
 # process. On a two-core machine shared with other work these numbers are rough (each is the
 # fastest of five passes).
 
-# %%
+# %% tags=["full-width"]
 experiments.table5_comparison(results.load_runs("splitnet/parallel"), paper.reported("splitnet_table5"))
 
 # %% [markdown]

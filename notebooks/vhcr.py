@@ -37,9 +37,11 @@
 # $z_{conv}$. Its training objective is the ELBO
 #
 # $$
-# \log p(x) \ge \mathbb E_q\Big[\sum_{t} \log p(x_t \mid x_{<t}, z_t, z_{conv})\Big]
-# - \mathrm{KL}\big(q(z_{conv} \mid x)\,\|\,p(z_{conv})\big)
-# - \sum_t \mathbb E_q\,\mathrm{KL}\big(q(z_t \mid x_{\le t}, z_{conv})\,\|\,p(z_t \mid x_{<t}, z_{conv})\big),
+# \begin{aligned}
+# \log p(x) \ge{} & \mathbb E_q\Big[\sum_{t} \log p(x_t \mid x_{<t}, z_t, z_{conv})\Big]
+# - \mathrm{KL}\big(q(z_{conv} \mid x)\,\|\,p(z_{conv})\big) \\
+# & - \sum_t \mathbb E_q\,\mathrm{KL}\big(q(z_t \mid x_{\le t}, z_{conv})\,\|\,p(z_t \mid x_{<t}, z_{conv})\big),
+# \end{aligned}
 # $$
 #
 # with both KL terms in closed form and multiplied by a weight β that rises linearly from 0 to 1
@@ -124,7 +126,7 @@ started = time.perf_counter()
 # Movie-Dialogs {cite}`danescu2011cornell` (or, with `dataset="ubuntu"`, the Ubuntu Dialogue
 # Corpus {cite}`lowe2015ubuntu`) from their official files.
 
-# %%
+# %% tags=["full-width"]
 data = load_dialogue_data(
     params["dataset"], max_vocab_size=params["max_vocab_size"], min_count=params["min_count"],
     max_turns=params["max_turns"], max_tokens=params["max_tokens"],
@@ -137,7 +139,7 @@ pd.Series({**data.summary(), "conversations evaluated": len(test)}, name=params[
 # A test conversation as the models see it (unknown words are `<unk>`; we show the one with
 # the fewest unknown words among those with more than four turns):
 
-# %%
+# %% tags=["full-width"]
 example = experiments.readable_conversation(data.test, context_turns=4)
 experiments.context_table(data.test, data.vocabulary, conversation=example, context_turns=4)
 
@@ -150,7 +152,7 @@ experiments.context_table(data.test, data.vocabulary, conversation=example, cont
 # `<unk>` with probability `word_drop`; VHCR + utterance drop replaces each turn's encoding with
 # $h_{unk}$ with probability `utterance_drop`, in training only.
 
-# %%
+# %% tags=["full-width"]
 trained = {variant: experiments.train_variant(variant, data, params, torch_device) for variant in params["models"]}
 pd.DataFrame({
     LABELS[variant]: run.history.epochs.iloc[-1][["reconstruction", "kl_utterance", "kl_conversation"]]
@@ -197,7 +199,7 @@ if vhcr_run is not None:
 # ($\log p(x) \approx \log \frac1K \sum_k p(x, z_k)/q(z_k \mid x)$, {cite}`burda2016iwae`), which is
 # never above the one-sample bound −ELBO shown beside it. KL columns are per word, for each latent.
 
-# %%
+# %% tags=["full-width"]
 table = experiments.evaluation_table(trained, test, params["importance_samples"], params["seed"])
 ROUNDING = {"NLL": 3, "-ELBO": 3, "KL": 4, "KL z_utt": 4, "KL z_conv": 4}
 table.round(ROUNDING)
@@ -236,7 +238,7 @@ else:
 # available" (`NaN`). Our default numbers come from a different, much smaller corpus and model, so
 # only the pattern can be compared, not the values.
 
-# %%
+# %% tags=["full-width"]
 paper_dataset = params["dataset"] if params["dataset"] in ("cornell", "ubuntu") else "cornell"
 comparison = experiments.paper_comparison(table, reported("vhcr_reported"), params["dataset"], paper_dataset)
 comparison.round(4)
@@ -252,7 +254,7 @@ comparison.round(4)
 # scale the decoder has learned little beyond a frequent opening and `<unk>`, and both columns
 # agree with the collapsed KL above.
 
-# %%
+# %% tags=["full-width"]
 generator_model = trained.get("vhcr_ud", trained.get("vhcr"))
 if generator_model is not None:
     replies_table = experiments.reply_examples(
@@ -288,7 +290,7 @@ embedding.round(3) if embedding is not None else None
 # (CPU-scale runs with different seeds and utterance-drop rates, and paper-scale runs when
 # someone has made them).
 
-# %%
+# %% tags=["full-width"]
 rows = experiments.metric_rows(table, trained)
 if embedding is not None:
     for row in rows:

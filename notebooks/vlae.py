@@ -29,9 +29,11 @@
 # $W_t = \partial g / \partial z\,(\mu_t)$ and $b_t = g(\mu_t) - W_t \mu_t$,
 #
 # $$
-# \Lambda_t = \sigma^{-2} W_t^\top W_t + I, \qquad
-# \mu' = \sigma^{-2} \Lambda_t^{-1} W_t^\top (x - b_t), \qquad
-# \mu_{t+1} = (1 - \alpha_t)\,\mu_t + \alpha_t\,\mu' .
+# \begin{aligned}
+# \Lambda_t &= \sigma^{-2} W_t^\top W_t + I, \\
+# \mu' &= \sigma^{-2} \Lambda_t^{-1} W_t^\top (x - b_t), \\
+# \mu_{t+1} &= (1 - \alpha_t)\,\mu_t + \alpha_t\,\mu' .
+# \end{aligned}
 # $$
 #
 # Starting from the encoder's mean $\mu_0$, VLAE takes $T$ such damped steps towards the
