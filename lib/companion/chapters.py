@@ -38,6 +38,15 @@ def available_chapters() -> list[str]:
     return present
 
 
+def format_parameter(value: object) -> str:
+    """A parameter value as a reader would type it (floats to 4 significant digits)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_parameter(item) for item in value) + "]"
+    return repr(value)
+
+
 def parameter_table(chapter: str) -> pd.DataFrame:
     """Every parameter of ``chapter`` with its value in each profile."""
     profiles = settings_module(chapter).PROFILES
@@ -48,6 +57,6 @@ def parameter_table(chapter: str) -> pd.DataFrame:
         row = {"parameter": name}
         for profile, values in profiles.items():
             value = values.get(name, common_defaults.get(name))
-            row[f'profile="{profile}"'] = repr(value)
+            row[f'profile="{profile}"'] = format_parameter(value)
         rows.append(row)
     return pd.DataFrame(rows).set_index("parameter")
