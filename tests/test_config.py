@@ -62,3 +62,9 @@ def test_cuda_asked_for_but_absent_is_an_error():
 def test_auto_picks_cuda_only_when_present():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == expected
+
+
+def test_a_seed_too_large_for_the_generators_is_named_at_once():
+    assert resolve(PROFILES, "cpu", seed=2**32 - 1)["seed"] == 2**32 - 1
+    with pytest.raises(ParameterError, match=r"seed=99999999999999999999 must be an integer in"):
+        resolve(PROFILES, "cpu", seed=99999999999999999999)

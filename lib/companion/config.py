@@ -20,6 +20,9 @@ import torch
 
 from companion.paths import repository_root
 
+#: The largest seed every generator takes (NumPy's seeds are 32-bit).
+MAX_SEED = 2**32 - 1
+
 #: Parameters every chapter accepts, whatever its profile.
 COMMON = ("profile", "seed", "device", "data_dir")
 
@@ -51,7 +54,7 @@ def resolve(
     merged.setdefault("seed", 0)
     merged.setdefault("device", "auto")
     merged.setdefault("data_dir", None)
-    check_int("seed", merged["seed"], minimum=0)
+    check_int("seed", merged["seed"], minimum=0, maximum=MAX_SEED)
     check_device(merged["device"])
     return merged
 
@@ -78,12 +81,13 @@ def check_choices(name: str, values: Sequence[Any] | str, choices: Iterable[Any]
     return values
 
 
-def check_int(name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` must be an integer ≥ ``minimum`` (booleans are not integers here)."""
+def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` must be an integer ≥ ``minimum`` (and ≤ ``maximum``; booleans are not integers)."""
+    bounds = f"≥ {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ParameterError(f"{name}={value!r} must be an integer ≥ {minimum}")
-    if value < minimum:
-        raise ParameterError(f"{name}={value!r} must be an integer ≥ {minimum}")
+        raise ParameterError(f"{name}={value!r} must be an integer {bounds}")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ParameterError(f"{name}={value!r} must be an integer {bounds}")
     return value
 
 
