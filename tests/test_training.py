@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from companion.data import batches
-from companion.training import (NonFiniteLossError, load_checkpoint, save_checkpoint,
-                                seed_everything, train)
+from companion.training import (CheckpointMismatchError, NonFiniteLossError, load_checkpoint,
+                                save_checkpoint, seed_everything, train)
 
 SCRIPT = Path(__file__).with_name("training_script.py")
 
@@ -103,3 +103,31 @@ def test_killed_run_resumes_to_exactly_the_uninterrupted_weights(tmp_path):
     for name, tensor in expected["model"].items():
         assert torch.equal(tensor, got["model"][name]), name
     assert torch.equal(expected["loss"], got["loss"])
+
+
+def test_a_checkpoint_of_other_parameters_is_refused_naming_them(tmp_path):
+    model, data = _regression()
+    fit = dict(epochs=2, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+               checkpoint_dir=tmp_path)
+    train(model, _mse, data, fingerprint={"lr": 0.1, "seed": 0}, **fit)
+    with pytest.raises(CheckpointMismatchError, match=r"lr: checkpoint 0.1, this run 0.2"):
+        train(model, _mse, data, fingerprint={"lr": 0.2, "seed": 0}, **fit)
+    finished = train(model, _mse, data, fingerprint={"lr": 0.1, "seed": 0}, **fit)
+    assert len(finished.epochs) == 2, "a finished checkpoint returns its histories at once"
+
+
+def test_a_checkpoint_is_loaded_on_the_cpu_whatever_the_device(tmp_path, monkeypatch):
+    """Generator states must be CPU byte tensors (torch.set_rng_state refuses others), so a
+    resume on a GPU loads the checkpoint on the CPU and lets load_state_dict move the rest."""
+    import companion.training as training
+
+    model, data = _regression()
+    fit = dict(epochs=2, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+               checkpoint_dir=tmp_path)
+    train(model, _mse, data, **fit)
+    places = []
+    monkeypatch.setattr(training, "load_checkpoint",
+                        lambda path, map_location: places.append(map_location)
+                        or load_checkpoint(path, map_location))
+    train(model, _mse, data, device="meta", **fit)
+    assert places == ["cpu"]

@@ -128,12 +128,15 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
 
 
 def save_checkpoint(path: Path, payload: Mapping[str, Any]) -> None:
-    """Save ``payload`` with torch.save atomically: the old checkpoint or the whole new one."""
+    """Save ``payload`` with torch.save atomically and durably: after a crash or a power cut
+    the file is the old checkpoint or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
     try:
-        torch.save(dict(payload), tmp)
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(dict(payload), stream)
+            stream.flush()
+            os.fsync(stream.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -146,6 +149,35 @@ def load_checkpoint(path: Path, map_location: torch.device | str = "cpu") -> dic
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises several types for a damaged file
         raise RuntimeError(f"checkpoint {path} cannot be read ({error}); delete it to start over") from error
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint was written by a run with other parameters than the one resuming it."""
+
+
+def _plain(fingerprint: Mapping[str, Any]) -> dict[str, Any]:
+    """``fingerprint`` as plain values a weights-only checkpoint can hold (others as text)."""
+    def plain(value: Any) -> Any:
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, (list, tuple)):
+            return [plain(item) for item in value]
+        if isinstance(value, Mapping):
+            return {str(key): plain(item) for key, item in value.items()}
+        return str(value)
+    return {str(key): plain(value) for key, value in fingerprint.items()}
+
+
+def check_fingerprint(path: Path, saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
+    """Raise :class:`CheckpointMismatchError` if ``saved`` and ``current`` differ, naming how."""
+    current = _plain(current)
+    differences = [f"{name}: checkpoint {saved.get(name)!r}, this run {current.get(name)!r}"
+                   for name in sorted(set(saved) | set(current))
+                   if saved.get(name) != current.get(name)]
+    if differences:
+        raise CheckpointMismatchError(
+            f"checkpoint {path} belongs to another run ({'; '.join(differences)}); "
+            "delete it or use another checkpoint folder")
 
 
 def _as_metrics(output: LossOutput) -> dict[str, torch.Tensor]:
@@ -171,6 +203,7 @@ def train(
     after_step: Sequence[Callable[[TrainState], None]] = (),
     checkpoint_dir: Path | str | None = None,
     checkpoint_every: int = 1,
+    fingerprint: Mapping[str, Any] | None = None,
     log_every: int = 1,
     progress: bool | None = None,
     description: str = "train",
@@ -190,7 +223,11 @@ def train(
         evaluate_every: evaluate every this many epochs, and always after the last one.
         after_step: callbacks run after every optimiser step.
         checkpoint_dir: where ``checkpoint.pt`` is written every ``checkpoint_every`` epochs and
-            at the end; if a checkpoint is already there, training resumes from it.
+            at the end; if a checkpoint is already there, training resumes from it (a finished
+            one returns at once with its histories).
+        fingerprint: what the run is (its parameters), saved with each checkpoint; resuming
+            from a checkpoint whose fingerprint differs raises :class:`CheckpointMismatchError`
+            naming the differences.
         log_every: keep every this-many-th step in the step history.
         progress: show a progress bar; ``None`` shows one only when stderr is a terminal.
     """
@@ -202,7 +239,10 @@ def train(
     epoch_rows: list[dict[str, float]] = []
     checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
     if checkpoint is not None and checkpoint.exists():
-        saved = load_checkpoint(checkpoint, map_location=device)
+        # on the CPU: generator states must stay CPU byte tensors; load_state_dict moves the
+        # model's and the optimiser's tensors to the device of the parameters
+        saved = load_checkpoint(checkpoint, map_location="cpu")
+        check_fingerprint(checkpoint, saved.get("fingerprint", {}), fingerprint or {})
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         if scheduler is not None:
@@ -217,6 +257,7 @@ def train(
             "scheduler": scheduler.state_dict() if scheduler is not None else {},
             "rng": _rng_state(), "epoch": state.epoch, "step": state.step,
             "step_history": step_rows, "epoch_history": epoch_rows,
+            "fingerprint": _plain(fingerprint or {}),
         })
 
     show = sys.stderr.isatty() if progress is None else progress
