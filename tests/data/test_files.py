@@ -158,6 +158,14 @@ def test_idx_loads_images_and_labels(tmp_path: Path, dataset: str, suffix: str) 
         np.testing.assert_array_equal(loaded.labels, digits)
 
 
+def test_an_empty_idx_file_does_not_hide_the_intact_gz_beside_it(tmp_path: Path) -> None:
+    written = write_mnist(tmp_path, ".gz")
+    for name in IDX_FILES["train"]:
+        (tmp_path / name).write_bytes(b"")  # an interrupted download of the plain file
+    loaded = load_idx("mnist", tmp_path, "train")
+    np.testing.assert_array_equal(loaded.labels, written["train"][1])
+
+
 def test_idx_missing_names_files_folder_and_source(tmp_path: Path) -> None:
     with pytest.raises(DataNotFoundError) as error:
         load_idx("mnist", tmp_path, "train")
@@ -282,6 +290,22 @@ def test_cifar_missing_names_files_folders_and_source(tmp_path: Path, dataset: s
     with pytest.raises(DataNotFoundError) as error:
         load_cifar(dataset, tmp_path, "train")
     assert_names(error, expected, tmp_path, SOURCES[dataset])
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_cifar_batches_resaved_by_python3_load(tmp_path: Path, protocol: int) -> None:
+    """A batch loaded and pickled again by Python 3 has str keys and, with protocol 2,
+    bytes written through _codecs.encode; with protocol 5, arrays rebuilt from buffers."""
+    written = write_cifar10(tmp_path)
+    folder = tmp_path / "cifar-10-batches-py"
+    for path in folder.iterdir():
+        batch = read_python_batch(path, [b"data"])
+        resaved = {key.decode(): value for key, value in batch.items()}
+        path.write_bytes(pickle.dumps(resaved, protocol=protocol))
+    for split, (data, labels) in written.items():
+        loaded = load_cifar("cifar10", tmp_path, split)
+        np.testing.assert_array_equal(loaded.labels, labels)
+        np.testing.assert_allclose(loaded.images.reshape(len(data), -1), data / 255.0, atol=1e-7)
 
 
 def test_cifar_truncated_batch_names_it(tmp_path: Path) -> None:

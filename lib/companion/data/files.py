@@ -13,6 +13,7 @@ unpickler that admits only numpy arrays and plain containers.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import math
 import pickle
@@ -60,7 +61,9 @@ def _locate(dataset: str, folders: Sequence[Path], names: Sequence[str],
     found, missing = [], []
     for name in names:
         candidates = [folder / (name + suffix) for folder in folders for suffix in suffixes]
-        path = next((candidate for candidate in candidates if candidate.is_file()), None)
+        # an empty file (an interrupted download) does not hide an intact variant beside it
+        present = [candidate for candidate in candidates if candidate.is_file()]
+        path = next((c for c in present if c.stat().st_size > 0), present[0] if present else None)
         if path is None:
             missing.append(name)
         else:
@@ -210,9 +213,15 @@ def load_svhn(folder: Path, split: str) -> ImageSet:
 # --- CIFAR python batches ------------------------------------------------------------------
 
 _ARRAY_REBUILD = np.empty(0).__reduce__()[0]  # numpy's _reconstruct, wherever it lives
+# how numpy ≥ 1.16 rebuilds an array pickled with protocol 5 (from its raw buffer)
+_FROM_BUFFER = np.empty(0).__reduce_ex__(5)[0]
 PICKLE_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy.core.multiarray", "_reconstruct"): _ARRAY_REBUILD,
     ("numpy._core.multiarray", "_reconstruct"): _ARRAY_REBUILD,
+    ("numpy.core.numeric", "_frombuffer"): _FROM_BUFFER,
+    ("numpy._core.numeric", "_frombuffer"): _FROM_BUFFER,
+    # Python 3 writes bytes into protocol-2 pickles as _codecs.encode(text, "latin1")
+    ("_codecs", "encode"): codecs.encode,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     **{(module, container.__name__): container
@@ -243,9 +252,16 @@ class ArrayUnpickler(pickle.Unpickler):
 
 
 def read_python_batch(path: Path, keys: Sequence[bytes]) -> dict[bytes, Any]:
-    """A CIFAR python batch: a pickled dict with bytes keys, which must include ``keys``."""
+    """A CIFAR python batch: a pickled dict with bytes keys, which must include ``keys``.
+
+    The batches as distributed are Python 2 pickles (bytes keys); a batch re-saved by
+    Python 3 (any protocol) has str keys, which are read as their bytes.
+    """
     with _reading(path), path.open("rb") as file:
         batch = ArrayUnpickler(file, path).load()
+    if isinstance(batch, dict):
+        batch = {key.encode("latin1") if isinstance(key, str) else key: value
+                 for key, value in batch.items()}
     _check_entries(path, batch, keys)
     return batch
 
