@@ -8,6 +8,7 @@ from companion.reproduce.__main__ import main
 from companion.reproduce.executors import slurm_minutes
 from companion.reproduce.ledger import Ledger
 from companion.reproduce.plan import code_version, expand, parse_assignments, parse_seeds
+from companion.results import record_run
 from reproduce_fixture import chapters, write_notebook
 
 
@@ -153,3 +154,19 @@ def test_ledger_state_reads_what_became_of_a_run(tiny, tmp_path):
     assert ledger.is_complete(run) and ledger.state(run) == "done: skip"
     ledger.write(run, **{**ledger.read(run), "code_version": "older"})
     assert ledger.state(run) == "done with other code: rerun"
+
+
+def test_a_record_with_the_runs_resolved_parameters_counts_as_done(tmp_path, capsys):
+    """A record committed by an earlier sweep (it carries the notebook's resolved parameters,
+    not the grid's) is recognised: the dry run skips it and lists the others to run."""
+    from companion.vlae import settings
+
+    record_run("vlae", settings(profile="cpu", seed=1, steps=4, likelihood="bernoulli",
+                                device="auto"),
+               [{"model": "VAE", "log_px": -1.0}], wall_time_s=1.0, device="cpu",
+               directory=tmp_path)
+    assert main(["--dry-run", "--chapters", "vlae", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("12 runs, 11 to run, 1 done")
+    recorded = [line for line in out.splitlines() if "recorded: skip" in line]
+    assert len(recorded) == 1 and "steps=4 likelihood=bernoulli seed=1" in recorded[0]

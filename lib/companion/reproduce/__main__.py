@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None, chapters: Mapping[str, ChapterSpec] 
         if args.dry_run:
             states = [ledger.state(run) if not args.force else "to run" for run in runs]
             table = plan_table(runs, states)
-            todo = sum(not s.startswith("done: skip") for s in states)
+            todo = sum(not s.endswith(": skip") for s in states)
             print(f"{len(runs)} runs, {todo} to run, {len(runs) - todo} done; results in {folder}")
             print(table.to_string(index=False) if len(table) else "(no runs)")
             return 0

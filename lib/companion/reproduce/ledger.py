@@ -73,13 +73,32 @@ class Ledger:
         outputs = [entry.get("notebook"), *entry.get("records", [])]
         return all(path and (self.results_dir / path).exists() for path in outputs)
 
+    def recorded(self, run: Run) -> bool:
+        """Whether a record of ``run`` (same chapter and resolved parameters) is in the results
+        folder, e.g. committed to data/results by an earlier sweep: the book already shows it."""
+        if not run.record_key:
+            return False
+        for path in (self.results_dir / run.chapter).glob(f"*-{run.record_key}.json"):
+            try:
+                if json.loads(path.read_text(encoding="utf-8")).get("key") == run.record_key:
+                    return True
+            except json.JSONDecodeError:
+                continue
+        return False
+
+    def is_done(self, run: Run) -> bool:
+        """Whether a sweep skips ``run``: complete in the ledger, or recorded."""
+        return self.is_complete(run) or self.recorded(run)
+
     def state(self, run: Run) -> str:
         """What a sweep will do with ``run``, in words (the dry-run table's column)."""
         entry = self.read(run)
-        if entry is None:
-            return "to run"
         if self.is_complete(run):
             return "done: skip"
+        if self.recorded(run):
+            return "recorded: skip"
+        if entry is None:
+            return "to run"
         if entry.get("status") == "done" and entry.get("code_version") != run.code_version:
             return "done with other code: rerun"
         if entry.get("status") == "done":

@@ -50,6 +50,7 @@ class Run:
     parameters: dict[str, Any] = field(hash=False)
     code_version: str
     axes: tuple[str, ...] = ()
+    record_key: str = ""
 
     @property
     def key(self) -> str:
@@ -187,13 +188,17 @@ def expand(
     runs: dict[str, Run] = {}
     for point in itertools.product(*axes.values()):
         parameters = {"profile": profile, **dict(zip(axes, point)), **fixed}
+        record_key = ""
         if spec.settings is not None:
             checked = {k: v for k, v in parameters.items() if k != "device"}
             try:
-                spec.settings(**checked)
+                resolved = spec.settings(**checked)
             except ValueError as error:  # ParameterError, or any value the chapter refuses
                 raise ValueError(f"chapter {spec.name!r}, run {parameters}: {error}") from error
-        run = Run(spec.name, str(notebook), parameters, version, tuple(axes))
+            # the key the notebook's record will carry: its resolved parameters (the device
+            # as given, since CUDA may be missing where the sweep is planned)
+            record_key = run_key(spec.name, {**resolved, "device": parameters.get("device", "auto")})
+        run = Run(spec.name, str(notebook), parameters, version, tuple(axes), record_key)
         runs.setdefault(run.key, run)  # a value listed twice in the grid runs once
     return list(runs.values())
 

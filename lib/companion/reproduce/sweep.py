@@ -45,7 +45,7 @@ def sweep(
     rows: dict[str, dict] = {}
     todo: list[Run] = []
     for run in runs:
-        if not force and ledger.is_complete(run):
+        if not force and ledger.is_done(run):
             rows[run.key] = _row(run, "skipped", 0, ledger.read(run))
         else:
             todo.append(run)
