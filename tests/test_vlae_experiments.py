@@ -64,3 +64,33 @@ def test_comparison_and_claims_are_computed_from_the_numbers():
 
 def test_model_label():
     assert model_label("VAE", 0) == "VAE" and model_label("VLAE", 4) == "VLAE (T=4)"
+
+
+def test_a_model_killed_half_way_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    """With $COMPANION_CHECKPOINT_DIR set, fit_model checkpoints each model: a run stopped
+    after 2 of 4 epochs and started again ends with the weights of an uninterrupted run, a
+    finished model is not trained again, and a checkpoint of other parameters is refused."""
+    import torch
+
+    from companion.training import CheckpointMismatchError
+    from companion.vlae import settings
+    from companion.vlae.experiments import fit_model
+
+    data = prepare_data("digits", "gaussian")
+    params = settings(profile="cpu", epochs=4, hidden_dim=16, latent_dim=2, device="cpu")
+    straight = fit_model("vae", params, data)
+
+    monkeypatch.setenv("COMPANION_CHECKPOINT_DIR", str(tmp_path))
+    fit_model("vae", params, data, epochs=2)  # the kill: its checkpoint is the 2-epoch model…
+    (tmp_path / "vae-z2-4epochs").mkdir()
+    (tmp_path / "vae-z2-2epochs" / "checkpoint.pt").rename(tmp_path / "vae-z2-4epochs" / "checkpoint.pt")
+    with pytest.raises(CheckpointMismatchError, match="epochs: checkpoint 2, this run 4"):
+        fit_model("vae", params, data)  # …which another configuration must not take over
+    payload = torch.load(tmp_path / "vae-z2-4epochs" / "checkpoint.pt")
+    payload["fingerprint"]["epochs"] = 4  # as a run of 4 epochs killed after its second
+    torch.save(payload, tmp_path / "vae-z2-4epochs" / "checkpoint.pt")
+    resumed = fit_model("vae", params, data)
+    for name, tensor in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], tensor, rtol=0, atol=0)
+    again = fit_model("vae", params, data)
+    assert again.history.equals(resumed.history) and again.seconds < resumed.seconds

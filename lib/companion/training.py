@@ -30,6 +30,8 @@ from torch import nn
 from tqdm import tqdm
 
 CHECKPOINT_NAME = "checkpoint.pt"
+#: environment variable naming the folder where the chapters keep their training checkpoints
+CHECKPOINT_DIR_VARIABLE = "COMPANION_CHECKPOINT_DIR"
 
 LossOutput = torch.Tensor | Mapping[str, torch.Tensor]
 
@@ -68,6 +70,30 @@ def torch_threads(count: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def checkpoint_folder(name: str) -> Path | None:
+    """Where a chapter checkpoints the model (or phase) ``name``: a sub-folder of
+    ``$COMPANION_CHECKPOINT_DIR`` when that is set (``python -m companion.reproduce`` sets it
+    for each run; set it yourself for a long run by hand), else None (no checkpoints).
+
+    A notebook killed half-way and run again with the same parameters then resumes every model
+    where its last checkpoint left it and skips the finished ones.
+    """
+    root = os.environ.get(CHECKPOINT_DIR_VARIABLE)
+    return Path(root).expanduser() / name if root else None
+
+
+#: parameters that say where or how fast a run trains, not what it trains: a checkpoint may
+#: be resumed with other values (e.g. on a GPU after a CPU start)
+_PLACEMENT = ("device", "data_dir", "threads", "devices")
+
+
+def checkpoint_fingerprint(params: Mapping[str, Any], **which: Any) -> dict[str, Any]:
+    """What identifies a chapter's training run in its checkpoints: its parameters less
+    those in :data:`_PLACEMENT`, plus ``which`` (the model or phase and its own settings)."""
+    return {**{name: value for name, value in params.items() if name not in _PLACEMENT},
+            **which}
 
 
 def move_to(batch: Any, device: torch.device | str) -> Any:
@@ -204,6 +230,7 @@ def train(
     checkpoint_dir: Path | str | None = None,
     checkpoint_every: int = 1,
     fingerprint: Mapping[str, Any] | None = None,
+    extras: Mapping[str, list[Any]] | None = None,
     log_every: int = 1,
     progress: bool | None = None,
     description: str = "train",
@@ -228,6 +255,8 @@ def train(
         fingerprint: what the run is (its parameters), saved with each checkpoint; resuming
             from a checkpoint whose fingerprint differs raises :class:`CheckpointMismatchError`
             naming the differences.
+        extras: lists a caller fills during training (e.g. snapshots taken by ``evaluate``),
+            saved with each checkpoint and refilled in place on resume.
         log_every: keep every this-many-th step in the step history.
         progress: show a progress bar; ``None`` shows one only when stderr is a terminal.
     """
@@ -249,6 +278,8 @@ def train(
             scheduler.load_state_dict(saved["scheduler"])
         _set_rng_state(saved["rng"])
         state.epoch, state.step = saved["epoch"], saved["step"]
+        for name, values in (extras or {}).items():
+            values[:] = saved["extras"][name]
         step_rows, epoch_rows = list(saved["step_history"]), list(saved["epoch_history"])
 
     def write_checkpoint() -> None:
@@ -258,6 +289,7 @@ def train(
             "rng": _rng_state(), "epoch": state.epoch, "step": state.step,
             "step_history": step_rows, "epoch_history": epoch_rows,
             "fingerprint": _plain(fingerprint or {}),
+            "extras": {name: list(values) for name, values in (extras or {}).items()},
         })
 
     show = sys.stderr.isatty() if progress is None else progress

@@ -6,6 +6,10 @@ when it has finished are the records and the executed notebook moved into the re
 and the ledger entry set to ``done``. A run stopped half-way therefore leaves no record behind,
 and a finished one is never lost. Errors are caught and filed in the ledger with the cell's
 exception; only an interruption (Ctrl-C, a signal) propagates.
+
+The chapters checkpoint every model they train under ``$COMPANION_CHECKPOINT_DIR``, which
+points at the run's folder of checkpoints (kept across attempts, one per code version, removed
+when the run is done): a run killed at a time limit and tried again resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any, Iterator
 from companion.reproduce.ledger import Ledger
 from companion.reproduce.plan import Run
 from companion.results import git_commit
+from companion.training import CHECKPOINT_DIR_VARIABLE
 
 #: Lines of a failed run's traceback (or kernel log) kept in its ledger entry.
 _TAIL = 40
@@ -35,17 +40,18 @@ def now() -> str:
 
 
 @contextmanager
-def _results_to(folder: Path) -> Iterator[None]:
-    """Point ``$COMPANION_RESULTS_DIR`` (read by the notebook's kernel) at ``folder``."""
-    before = os.environ.get("COMPANION_RESULTS_DIR")
-    os.environ["COMPANION_RESULTS_DIR"] = str(folder)
+def _environment(**values: str) -> Iterator[None]:
+    """Set environment variables (read by the notebook's kernel) for the block, then restore."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("COMPANION_RESULTS_DIR", None)
-        else:
-            os.environ["COMPANION_RESULTS_DIR"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextmanager
@@ -108,7 +114,9 @@ def execute_run(run: Run, results_dir: str, attempt: int = 1, executor: str = "l
     ledger.write(run, status="running", **identity)
     start = time.perf_counter()
     try:
-        with _results_to(staging / "results"), _stderr_to(staging / "kernel.log"):
+        with _environment(COMPANION_RESULTS_DIR=str(staging / "results"),
+                          **{CHECKPOINT_DIR_VARIABLE: str(ledger.checkpoint_dir(run))}), \
+                _stderr_to(staging / "kernel.log"):
             papermill.execute_notebook(
                 run.notebook, str(executed), parameters=run.parameters,
                 cwd=str(Path(run.notebook).parent), progress_bar=False, log_output=False,
@@ -139,6 +147,7 @@ def execute_run(run: Run, results_dir: str, attempt: int = 1, executor: str = "l
     notebook = ledger.notebook_path(run)
     notebook.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(executed, notebook)
+    shutil.rmtree(ledger.checkpoint_dir(run), ignore_errors=True)
     entry = ledger.write(
         run, status="done", records=records, notebook=str(notebook.relative_to(ledger.results_dir)),
         wall_time_s=round(time.perf_counter() - start, 1), finished=now(), **identity)

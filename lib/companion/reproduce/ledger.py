@@ -43,6 +43,11 @@ class Ledger:
             return self.root / "failed" / run.chapter / f"{run.key}.ipynb"
         return self.results_dir / run.chapter / "notebooks" / f"{run.key}.ipynb"
 
+    def checkpoint_dir(self, run: Run) -> Path:
+        """Where ``run``'s models keep their checkpoints until it is done (kept across its
+        attempts; a new code version starts afresh)."""
+        return self.root / "checkpoints" / f"{run.chapter}-{run.key}-{run.code_version}"
+
     def slurm_dir(self) -> Path:
         """Folder of submitit's job scripts, pickles and logs."""
         return self.root / "slurm"

@@ -35,7 +35,7 @@ from companion.splitnet.parallel import MultiDeviceSplitNet
 from companion.splitnet.regularizers import splitnet_regularizer
 from companion.splitnet.split import SplitWideResNet, split_network
 from companion.splitnet.wrn import PreActBlock, WideResNet
-from companion.training import TrainResult, train
+from companion.training import TrainResult, checkpoint_fingerprint, checkpoint_folder, train
 
 EVAL_BATCH = 500
 
@@ -148,9 +148,11 @@ def grouping_loss(gammas: Sequence[float], augment: bool) -> Callable[..., dict[
 
 
 def fit(model: nn.Module, loss_fn: Callable[..., Any], params: Mapping[str, Any], data: SplitData, *,
-        epochs: int, lr: float, decay_at: Sequence[float], weight_decay: float, seed_offset: int,
-        on_epoch: Callable[[nn.Module, int], None] | None = None) -> TrainResult:
-    """Train with the shared loop; the test error is logged after every epoch."""
+        phase: str, epochs: int, lr: float, decay_at: Sequence[float], weight_decay: float,
+        seed_offset: int, on_epoch: Callable[[nn.Module, int], None] | None = None,
+        extras: Mapping[str, list[Any]] | None = None) -> TrainResult:
+    """Train with the shared loop (checkpointed as ``phase``); the test error is logged after
+    every epoch."""
     device = resolve_device(params["device"])
     model.to(device)
     optimizer = make_optimizer(model, lr, weight_decay, params["assignment_lr_scale"])
@@ -164,14 +166,15 @@ def fit(model: nn.Module, loss_fn: Callable[..., Any], params: Mapping[str, Any]
                                          shuffle=True, seed=params["seed"] * 10 + seed_offset),
                  epochs=epochs, optimizer=optimizer,
                  scheduler=make_scheduler(optimizer, epochs, decay_at), device=device,
-                 evaluate=evaluate)
+                 evaluate=evaluate, checkpoint_dir=checkpoint_folder(phase),
+                 fingerprint=checkpoint_fingerprint(params, phase=phase), extras=extras)
 
 
 def train_baseline(params: Mapping[str, Any], data: SplitData) -> tuple[WideResNet, TrainResult]:
     """The unsplit WRN, trained as long as SplitNet's two phases together."""
     torch.manual_seed(params["seed"])
     network = make_network(params, data)
-    history = fit(network, cross_entropy_loss(params["augment"]), params, data,
+    history = fit(network, cross_entropy_loss(params["augment"]), params, data, phase="baseline",
                   epochs=params["epochs"] + params["finetune_epochs"], lr=params["lr"],
                   decay_at=params["lr_decay_at"], weight_decay=params["weight_decay"], seed_offset=0)
     return network.cpu(), history
@@ -207,8 +210,9 @@ def train_grouping(params: Mapping[str, Any], data: SplitData) -> GroupingRun:
 
     snapshot(model, -1)
     run.history = fit(model, grouping_loss(params["gammas"], params["augment"]), params, data,
-                      epochs=params["epochs"], lr=params["lr"], decay_at=params["lr_decay_at"],
-                      weight_decay=params["weight_decay"], seed_offset=1, on_epoch=snapshot)
+                      phase="grouping", epochs=params["epochs"], lr=params["lr"],
+                      decay_at=params["lr_decay_at"], weight_decay=params["weight_decay"],
+                      seed_offset=1, on_epoch=snapshot, extras={"snapshots": run.snapshots})
     model.cpu()
     return run
 
@@ -227,7 +231,7 @@ def finetune_split(params: Mapping[str, Any], data: SplitData, grouping: Groupin
     split = split_network(grouping.model.network, grouping.model.assignments)
     error_at_split = error_rate(split, data.test_images, data.test_labels, resolve_device(params["device"]))
     torch.manual_seed(params["seed"])
-    history = fit(split, cross_entropy_loss(params["augment"]), params, data,
+    history = fit(split, cross_entropy_loss(params["augment"]), params, data, phase="finetune",
                   epochs=params["finetune_epochs"], lr=params["finetune_lr"],
                   decay_at=params["finetune_lr_decay_at"],
                   weight_decay=params["finetune_weight_decay"], seed_offset=2)
@@ -241,7 +245,7 @@ def train_random_split(params: Mapping[str, Any], data: SplitData) -> tuple[Spli
     assignments = LearnedSplitWRN(network, params["groups"]).assignments
     groups = balanced_groups(assignments, torch.Generator().manual_seed(params["seed"]))
     split = split_network(network, assignments, groups)
-    history = fit(split, cross_entropy_loss(params["augment"]), params, data,
+    history = fit(split, cross_entropy_loss(params["augment"]), params, data, phase="random_split",
                   epochs=params["epochs"] + params["finetune_epochs"], lr=params["lr"],
                   decay_at=params["lr_decay_at"], weight_decay=params["weight_decay"], seed_offset=3)
     return split.cpu(), history

@@ -20,7 +20,8 @@ import torch
 from matplotlib.figure import Figure
 
 from companion.data import batches
-from companion.training import TrainResult, TrainState, seed_everything, train
+from companion.training import (TrainResult, TrainState, checkpoint_fingerprint, checkpoint_folder,
+                                seed_everything, train)
 from companion.vhcr.corpora import DialogueData
 from companion.vhcr.evaluation import embedding_metrics, evaluate_likelihood
 from companion.vhcr.generation import beam_search, greedy_decode, sample_decode
@@ -85,6 +86,8 @@ def train_variant(
         batches((data.train.tokens, data.train.turn_lengths), params["batch_size"], seed=params["seed"]),
         epochs=params["epochs"], optimizer=torch.optim.Adam(model.parameters(), lr=params["learning_rate"]),
         device=device, grad_clip=params["grad_clip"], description=variant,
+        checkpoint_dir=checkpoint_folder(variant),
+        fingerprint=checkpoint_fingerprint(params, variant=variant),
     )
     return TrainedVariant(variant, model, history)
 

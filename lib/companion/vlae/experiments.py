@@ -18,7 +18,7 @@ import torch
 from companion.config import resolve_device
 from companion.data import batches, center, dynamic_binarize, flatten, load_images, pixel_mean
 from companion.results import Stopwatch, run_key
-from companion.training import seed_everything, train
+from companion.training import checkpoint_fingerprint, checkpoint_folder, seed_everything, train
 from companion.vlae.evaluation import (
     correlation,
     importance_log_likelihood,
@@ -118,10 +118,14 @@ def fit_model(name: str, params: dict[str, Any], data: ChapterData, *,
     def evaluate(model: LatentVariableModel, epoch: int) -> dict[str, float]:
         return {"test_elbo": mean_elbo(model, test)}
 
+    latent_dim, epochs = latent_dim or params["latent_dim"], epochs or params["epochs"]
     with Stopwatch() as clock:
         result = train(model, loss_fn, batches((data.train,), params["batch_size"], seed=params["seed"]),
-                       epochs=epochs or params["epochs"], optimizer=optimizer, device=device,
-                       evaluate=evaluate, description=TITLES[name])
+                       epochs=epochs, optimizer=optimizer, device=device,
+                       evaluate=evaluate, description=TITLES[name],
+                       checkpoint_dir=checkpoint_folder(f"{name}-z{latent_dim}-{epochs}epochs"),
+                       fingerprint=checkpoint_fingerprint(params, model=name, latent_dim=latent_dim,
+                                                          epochs=epochs))
     history = result.epochs.rename(columns={"loss": "train_loss"})
     return FittedModel(name, model, history, clock.seconds)
 
