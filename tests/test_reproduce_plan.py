@@ -170,3 +170,26 @@ def test_a_record_with_the_runs_resolved_parameters_counts_as_done(tmp_path, cap
     assert out.splitlines()[0].startswith("12 runs, 11 to run, 1 done")
     recorded = [line for line in out.splitlines() if "recorded: skip" in line]
     assert len(recorded) == 1 and "steps=4 likelihood=bernoulli seed=1" in recorded[0]
+
+
+def test_chapters_that_train_nothing_ask_slurm_for_no_gpu(tmp_path, monkeypatch):
+    import shutil
+
+    from companion.reproduce.executors import SlurmExecutor, SlurmOptions
+    from companion.reproduce.plan import registered_chapters
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    specs, _ = registered_chapters()
+    assert not specs["data"].uses_gpu and specs["vlae"].uses_gpu
+    assert all(not run.uses_gpu for run in expand(specs["data"], "paper"))
+    which = shutil.which  # submitit checks that srun exists before it writes any job script
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: "/bin/true" if name == "srun"
+                        else which(name, *a, **k))
+    executor = SlurmExecutor(tmp_path, SlurmOptions(gpus_per_job=2))
+
+    def gpu_lines(uses_gpu):
+        script = _make_sbatch_string(command="run", folder=str(tmp_path),
+                                     **executor.executors[uses_gpu]._executor.parameters)
+        return [line for line in script.splitlines() if "gpu" in line]
+
+    assert gpu_lines(True) == ["#SBATCH --gpus-per-node=2"] and gpu_lines(False) == []

@@ -12,6 +12,9 @@ PROFILES: dict[str, dict[str, Any]] = {
     "paper": {"dataset": "mnist", "examples": 40},
 }
 
+#: The chapter only reads and plots data: a sweep on Slurm asks no GPU for it.
+USES_GPU = False
+
 GRID: dict[str, dict[str, list[Any]]] = {
     "cpu": {"dataset": ["digits", "mnist5k"]},
     "paper": {"dataset": ["mnist", "fashion_mnist", "omniglot", "svhn", "cifar10", "cifar100"]},

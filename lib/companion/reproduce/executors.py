@@ -163,7 +163,6 @@ class SlurmExecutor:
         self.ledger = Ledger(results_dir)
         self.poll_s = poll_s
         self.folder = self.ledger.slurm_dir()
-        self.executor = submitit.AutoExecutor(folder=self.folder / "%j", cluster="slurm")
         parameters: dict[str, Any] = {
             "name": "companion-reproduce",
             "timeout_min": options.time_limit_min,
@@ -172,8 +171,6 @@ class SlurmExecutor:
             "nodes": 1,
             "slurm_array_parallelism": options.array_parallelism,
         }
-        if options.gpus_per_job:
-            parameters["gpus_per_node"] = options.gpus_per_job
         if options.partition:
             parameters["slurm_partition"] = options.partition
         if options.mem_gb:
@@ -182,18 +179,27 @@ class SlurmExecutor:
             parameters["slurm_setup"] = list(options.setup)
         if options.extra:
             parameters["slurm_additional_parameters"] = dict(options.extra)
-        self.executor.update_parameters(**parameters)
+        # runs of chapters that train nothing go in array jobs that ask for no GPU
+        self.executors = {}
+        for uses_gpu in (True, False):
+            executor = submitit.AutoExecutor(folder=self.folder / "%j", cluster="slurm")
+            gpus = {"gpus_per_node": options.gpus_per_job} if uses_gpu and options.gpus_per_job else {}
+            executor.update_parameters(**parameters, **gpus)
+            self.executors[uses_gpu] = executor
         self.jobs: dict[Any, Task] = {}
         logging.getLogger("submitit").addFilter(_no_sacct_noise)
 
     def submit(self, tasks: list[Task]) -> None:
-        if not tasks:
-            return
-        with self.executor.batch():
-            submitted = [(task, self.executor.submit(execute_run, task.run,
+        submitted = []
+        for uses_gpu, executor in self.executors.items():
+            group = [task for task in tasks if task.run.uses_gpu == uses_gpu]
+            if not group:
+                continue
+            with executor.batch():
+                submitted += [(task, executor.submit(execute_run, task.run,
                                                      str(self.ledger.results_dir),
                                                      task.attempt, self.name))
-                         for task in tasks]
+                              for task in group]
         for task, job in submitted:
             self.jobs[job] = task
             entry = self.ledger.read(task.run) or {}

@@ -30,6 +30,8 @@ _NOT_CODE = ("reproduce",)
 class ChapterSpec:
     """What a sweep needs to know about a chapter: its notebook, grid and parameter check.
 
+    ``uses_gpu`` is False for a chapter that trains nothing (a Slurm sweep asks no GPU for it).
+
     ``library`` is the folder of Python sources that, with the notebook's code cells, make up
     the code version of its runs (default: the whole ``companion`` package).
     """
@@ -39,6 +41,7 @@ class ChapterSpec:
     grid: Mapping[str, Mapping[str, Sequence[Any]]]
     settings: Callable[..., dict[str, Any]] | None = None
     library: Path | None = None
+    uses_gpu: bool = True
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Run:
     code_version: str
     axes: tuple[str, ...] = ()
     record_key: str = ""
+    uses_gpu: bool = True
 
     @property
     def key(self) -> str:
@@ -86,7 +90,8 @@ def registered_chapters(root: Path | None = None) -> tuple[dict[str, ChapterSpec
         elif not notebook.exists():
             missing[name] = f"no notebook {notebook.relative_to(root)}"
         else:
-            specs[name] = ChapterSpec(name, notebook, module.GRID, module.settings)
+            specs[name] = ChapterSpec(name, notebook, module.GRID, module.settings,
+                                      uses_gpu=getattr(module, "USES_GPU", True))
     return specs, missing
 
 
@@ -198,7 +203,8 @@ def expand(
             # the key the notebook's record will carry: its resolved parameters (the device
             # as given, since CUDA may be missing where the sweep is planned)
             record_key = run_key(spec.name, {**resolved, "device": parameters.get("device", "auto")})
-        run = Run(spec.name, str(notebook), parameters, version, tuple(axes), record_key)
+        run = Run(spec.name, str(notebook), parameters, version, tuple(axes), record_key,
+                  spec.uses_gpu)
         runs.setdefault(run.key, run)  # a value listed twice in the grid runs once
     return list(runs.values())
 
