@@ -193,3 +193,18 @@ def test_chapters_that_train_nothing_ask_slurm_for_no_gpu(tmp_path, monkeypatch)
         return [line for line in script.splitlines() if "gpu" in line]
 
     assert gpu_lines(True) == ["#SBATCH --gpus-per-node=2"] and gpu_lines(False) == []
+
+
+def test_estimates_come_from_the_recorded_wall_times(tiny):
+    from companion.reproduce.plan import estimated_seconds, format_duration
+
+    run = expand(tiny, "cpu")[0]
+    assert estimated_seconds(run, []) is None and format_duration(None) == "no record yet"
+    records = [{"chapter": "tiny", "profile": "cpu", "key": f"k{i}", "wall_time_s": seconds,
+                "params": {"epochs": epochs}}
+               for i, (seconds, epochs) in enumerate([(100.0, 10), (300.0, 10), (50.0, 5)])]
+    records.append({**records[0], "profile": "paper", "wall_time_s": 9e9})
+    assert estimated_seconds(run, records) == 100.0  # the median, other profiles left out
+    run = expand(tiny, "cpu", fixed={"epochs": 20})[0]
+    assert estimated_seconds(run, records) == 200.0  # scaled to the run's epochs
+    assert [format_duration(s) for s in (45, 720, 12600)] == ["45 s", "12 min", "3.5 h"]

@@ -23,7 +23,7 @@ from companion.reproduce.ledger import Ledger
 from companion.reproduce.plan import (ChapterSpec, Run, expand, parse_assignments, parse_seeds,
                                       plan_table, registered_chapters)
 from companion.reproduce.sweep import exit_code, sweep
-from companion.results import results_dir
+from companion.results import load_records, results_dir
 
 
 def parser() -> argparse.ArgumentParser:
@@ -139,7 +139,9 @@ def main(argv: Sequence[str] | None = None, chapters: Mapping[str, ChapterSpec] 
                            "display.max_colwidth", 70):
         if args.dry_run:
             states = [ledger.state(run) if not args.force else "to run" for run in runs]
-            table = plan_table(runs, states)
+            records = [record for chapter in {run.chapter for run in runs}
+                       for record in load_records(chapter, folder)]
+            table = plan_table(runs, states, records)
             todo = sum(not s.endswith(": skip") for s in states)
             print(f"{len(runs)} runs, {todo} to run, {len(runs) - todo} done; results in {folder}")
             print(table.to_string(index=False) if len(table) else "(no runs)")

@@ -209,8 +209,46 @@ def expand(
     return list(runs.values())
 
 
-def plan_table(runs: Sequence[Run], states: Sequence[str]) -> pd.DataFrame:
-    """The dry-run table: one row per run with its grid values and what a sweep would do."""
-    rows = [{"chapter": run.chapter, "key": run.key, "parameters": run.label, "state": state}
+def estimated_seconds(run: Run, records: Sequence[Mapping[str, Any]]) -> float | None:
+    """How long ``run`` will take, from the wall times recorded with runs of its chapter and
+    profile: its own record's if there is one, else the median of the others, scaled by the
+    run's ``epochs`` over theirs when the chapter has that parameter; None without records."""
+    alike = [record for record in records if record.get("chapter") == run.chapter
+             and record.get("profile") == run.parameters.get("profile")
+             and record.get("wall_time_s")]
+    own = [record["wall_time_s"] for record in alike if record.get("key") == run.record_key]
+    if own:
+        return float(own[-1])
+    if not alike:
+        return None
+    epochs = run.parameters.get("epochs") or _resolved_epochs(alike)
+    per_run = [record["wall_time_s"] * (epochs / record["params"]["epochs"])
+               if epochs and record["params"].get("epochs") else record["wall_time_s"]
+               for record in alike]
+    return float(pd.Series(per_run).median())
+
+
+def _resolved_epochs(records: Sequence[Mapping[str, Any]]) -> int | None:
+    values = {record["params"].get("epochs") for record in records}
+    return values.pop() if len(values) == 1 else None
+
+
+def format_duration(seconds: float | None) -> str:
+    """``seconds`` as a reader would write a Slurm time limit: "45 s", "12 min", "3.5 h"."""
+    if seconds is None:
+        return "no record yet"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def plan_table(runs: Sequence[Run], states: Sequence[str],
+               records: Sequence[Mapping[str, Any]] = ()) -> pd.DataFrame:
+    """The dry-run table: one row per run with its grid values, what a sweep would do and how
+    long it is expected to take (from the recorded runs of its chapter and profile)."""
+    rows = [{"chapter": run.chapter, "key": run.key, "parameters": run.label, "state": state,
+             "estimate": format_duration(estimated_seconds(run, records))}
             for run, state in zip(runs, states)]
-    return pd.DataFrame(rows, columns=["chapter", "key", "parameters", "state"])
+    return pd.DataFrame(rows, columns=["chapter", "key", "parameters", "state", "estimate"])
