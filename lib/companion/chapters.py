@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from types import ModuleType
 
 import pandas as pd
 
-from companion.config import COMMON
+from companion.config import COMMON, ParameterError
 
 #: chapter name → module holding its PROFILES, GRID and settings(); notebook: notebooks/<name>.ipynb
 CHAPTERS: dict[str, str] = {
@@ -60,3 +61,27 @@ def parameter_table(chapter: str) -> pd.DataFrame:
             row[f'profile="{profile}"'] = format_parameter(value)
         rows.append(row)
     return pd.DataFrame(rows).set_index("parameter")
+
+
+#: names IPython puts in a notebook's namespace before any cell runs
+_IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+
+def chapter_parameters(chapter: str) -> list[str]:
+    """The parameters ``chapter``'s notebook takes (its ``parameters`` cell)."""
+    profiles = settings_module(chapter).PROFILES
+    return sorted(set(COMMON) | {name for values in profiles.values() for name in values})
+
+
+def reject_unknown_parameters(chapter: str, namespace: Mapping[str, object]) -> None:
+    """Stop a notebook whose namespace holds a value that is not a parameter of ``chapter``:
+    papermill only warns about ``-p stepz 8`` and runs the defaults, which would then be
+    recorded as a valid run. Call it first thing after the ``parameters`` cell."""
+    known = set(chapter_parameters(chapter))
+    unknown = sorted(
+        name for name, value in namespace.items()
+        if not name.startswith("_") and name not in _IPYTHON_NAMES and name not in known
+        and not isinstance(value, ModuleType) and not callable(value))
+    if unknown:
+        raise ParameterError(f"unknown parameter(s) {unknown} for the chapter {chapter!r}; "
+                             f"its parameters: {sorted(known)}")

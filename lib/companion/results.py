@@ -96,6 +96,23 @@ def run_key(chapter: str, params: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+#: significant digits a recorded metric keeps: far above any run-to-run noise, far below the
+#: 17 digits of a float's repr, whose last ones differ from one CPU to another.
+SIGNIFICANT_DIGITS = 6
+
+
+def significant(value: Any, digits: int = SIGNIFICANT_DIGITS) -> Any:
+    """``value`` with every float in it (nested in mappings and lists) rounded to ``digits``
+    significant digits; other values unchanged."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, Mapping):
+        return {key: significant(item, digits) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [significant(item, digits) for item in value]
+    return value
+
+
 def record_run(
     chapter: str,
     params: Mapping[str, Any],
@@ -111,6 +128,7 @@ def record_run(
     chapter's resolved parameters, ``profile`` among them.
     """
     rows = [dict(metrics)] if isinstance(metrics, Mapping) else [dict(row) for row in metrics]
+    rows = [significant(row) for row in rows]
     now = datetime.now(timezone.utc)
     key = run_key(chapter, params)
     record = {

@@ -24,7 +24,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 GRID: dict[str, dict[str, list[Any]]] = {
     "cpu": {"angle": [60.0, 30.0], "noise": [0.1, 0.5]},
-    "paper": {"angle": [30.0, 60.0, 80.0], "latent_dim": [2, 4, 8]},
+    "paper": {"angle": [30.0, 60.0, 80.0], "latent_dim": [2, 4, 8], "seed": [0, 1, 2]},
 }
 
 

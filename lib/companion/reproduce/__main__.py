@@ -21,7 +21,7 @@ import pandas as pd
 from companion.reproduce.executors import LocalExecutor, SlurmExecutor, SlurmOptions, slurm_minutes
 from companion.reproduce.ledger import Ledger
 from companion.reproduce.plan import (ChapterSpec, Run, expand, parse_assignments, parse_seeds,
-                                      plan_table, registered_chapters)
+                                      plan_table, registered_chapters, subgrids)
 from companion.reproduce.sweep import exit_code, sweep
 from companion.results import load_records, results_dir
 
@@ -83,7 +83,8 @@ def plan_runs(args: argparse.Namespace, chapters: Mapping[str, ChapterSpec]) -> 
         raise ValueError(f"--chapters: {unknown} cannot run; chapters with a notebook and a "
                          f"GRID: {sorted(chapters)}")
     only = parse_assignments(args.only, "--only")
-    axes = {name for c in names for grid in chapters[c].grid.values() for name in grid} | {"seed"}
+    axes = {name for c in names for grids in chapters[c].grid.values()
+            for grid in subgrids(grids) for name in grid} | {"seed"}
     if set(only) - axes:
         raise ValueError(f"--only {sorted(set(only) - axes)}: no chosen chapter has such a grid "
                          f"parameter; grid parameters: {sorted(axes)}")

@@ -1,7 +1,8 @@
 """The plan of a sweep: each chapter's grid expanded into runs, and the table that shows it.
 
-A chapter declares ``GRID = {profile: {parameter: [values, ...]}}`` next to its ``PROFILES``.
-A sweep takes the grid of one profile, adds a ``seed`` axis (``--seeds``, else the grid's own
+A chapter declares ``GRID = {profile: {parameter: [values, ...]}}`` next to its ``PROFILES``
+(or, for a profile whose runs are not one product, a list of such grids: their union, e.g. the
+Gaussian data sets plus the Bernoulli one). A sweep takes the grid of one profile, adds a ``seed`` axis (``--seeds``, else the grid's own
 ``seed`` values, else seed 0), keeps the runs ``--only`` selects and makes one :class:`Run` per
 point of the Cartesian product: one papermill execution of the chapter's notebook.
 """
@@ -174,7 +175,30 @@ def expand(
     if profile not in spec.grid:
         raise ValueError(f"chapter {spec.name!r} has no grid for profile {profile!r}; "
                          f"valid values: {sorted(spec.grid)}")
-    axes = {name: list(values) for name, values in spec.grid[profile].items()}
+    grids = subgrids(spec.grid[profile])
+    for name, wanted in (only or {}).items():
+        values = [value for grid in grids for value in grid.get(name, [])]
+        if values and not any(matches(value, text) for value in values for text in wanted):
+            raise ValueError(f"--only {name}={','.join(wanted)}: chapter {spec.name!r} has no such "
+                             f"value in its {profile!r} grid; valid values: {values}")
+    runs: dict[str, Run] = {}
+    for grid in grids:
+        for run in _expand_grid(spec, profile, grid, seeds=seeds, only=only, fixed=fixed):
+            runs.setdefault(run.key, run)
+    return list(runs.values())
+
+
+def subgrids(grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Sequence[Any]]]
+             ) -> list[Mapping[str, Sequence[Any]]]:
+    """A profile's grid as a list of product grids (one, unless the chapter gives several)."""
+    return [grid] if isinstance(grid, Mapping) else list(grid)
+
+
+def _expand_grid(spec: ChapterSpec, profile: str, grid: Mapping[str, Sequence[Any]], *,
+                 seeds: Sequence[int] | None, only: Mapping[str, Sequence[str]] | None,
+                 fixed: Mapping[str, Any] | None) -> list[Run]:
+    """The runs of one product grid (see :func:`expand`)."""
+    axes = {name: list(values) for name, values in grid.items()}
     if seeds is not None:
         axes["seed"] = list(seeds)
     axes.setdefault("seed", [0])
@@ -182,11 +206,7 @@ def expand(
     for name, wanted in (only or {}).items():
         if name not in axes:
             return []
-        kept = [value for value in axes[name] if any(matches(value, text) for text in wanted)]
-        if not kept:
-            raise ValueError(f"--only {name}={','.join(wanted)}: chapter {spec.name!r} has no such "
-                             f"value in its {profile!r} grid; valid values: {axes[name]}")
-        axes[name] = kept
+        axes[name] = [value for value in axes[name] if any(matches(value, text) for text in wanted)]
     notebook = Path(spec.notebook).resolve()
     version = code_version(notebook, spec.library)
     fixed = dict(fixed or {})

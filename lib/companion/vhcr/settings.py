@@ -53,7 +53,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 GRID: dict[str, dict[str, list[Any]]] = {
     "cpu": {"seed": [0, 1], "utterance_drop": [0.25, 0.5]},
-    "paper": {"dataset": ["cornell", "ubuntu"]},
+    "paper": {"dataset": ["cornell", "ubuntu"], "seed": [0, 1, 2]},
 }
 
 
