@@ -36,6 +36,10 @@ dataset = None
 examples = None
 
 # %%
+from companion.chapters import reject_unknown_parameters
+
+reject_unknown_parameters("data", globals())
+
 import matplotlib.pyplot as plt
 import pandas as pd
 

@@ -53,17 +53,21 @@ nonlinear_learning_rate = None
 threads = None
 
 # %%
+from companion.chapters import reject_unknown_parameters
+
+reject_unknown_parameters("ppca", globals())
+
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from myst_nb import glue
 
 from companion.config import resolve_device
 from companion.paper import reported
 from companion.ppca import experiments, nonlinear, settings
 from companion.results import load_runs, record_run
+from companion.tolerance import glue_result, show
 
 params = settings(profile=profile, seed=seed, device=device, data_dir=data_dir, angle=angle,
                   norm_ratios=norm_ratios, seeds=seeds, latent_dim=latent_dim, observed_dim=observed_dim,
@@ -103,12 +107,19 @@ pd.set_option("display.width", 200)
 # rotates its two columns by an angle $\varphi$: the likelihood, which is also the ELBO of a
 # full-covariance $q$, stays flat. The best diagonal ELBO is highest when the columns lie on the
 # PCA axes ($\varphi = 0°, 90°, 180°$) and lowest halfway between them.
+#
+# *Checked on other machines.* Numbers that come out of training differ slightly from one CPU to
+# another (the vector instructions in use decide the order of floating-point sums, and training
+# amplifies the difference), so each such result is shown with `show(…, atol=…)` or
+# `glue_result(…, atol=…)`: the tolerance within which `make test` requires a re-run on any
+# machine to agree with the numbers printed here — three times the largest change we measured across
+# CPU kernels (see {doc}`../reproduce`). Everything else is compared exactly.
 
 # %%
 example = experiments.replicate_data(params, params["angle"], max(params["norm_ratios"]), replicate=0)
 profile_frame = experiments.rotation_profile(example, np.linspace(0.0, 180.0, 73))
 worst_gap = (profile_frame["log_likelihood"] - profile_frame["diagonal_elbo"]).max()
-glue("ppca_worst_gap", float(worst_gap), display=False)
+glue_result("ppca_worst_gap", worst_gap, precision=".2f", atol=0.01)
 fig = experiments.plot_rotation_profile(profile_frame)
 plt.show()
 
@@ -143,10 +154,13 @@ plt.show()
 # %% tags=["full-width"]
 grid = experiments.fit_grid(params)
 deficits = grid[grid["method"] != "ppca"].groupby("method")["elbo_deficit"].apply(lambda d: d.abs().max())
-glue("ppca_deficit_diagonal", float(deficits["diagonal"]), display=False)
-glue("ppca_deficit_full", float(deficits["full"]), display=False)
-glue("ppca_diag_cos_max", float(grid.loc[grid["method"] == "diagonal", "abs_cos"].max()), display=False)
-experiments.summarise(grid)
+# tolerances: 3 × the largest change measured (1.1e-7, 1.5e-10, 6.2e-5), at least one shown digit
+glue_result("ppca_deficit_diagonal", deficits["diagonal"], precision=".1e", atol=1e-6)
+glue_result("ppca_deficit_full", deficits["full"], precision=".1e", atol=5e-10)
+glue_result("ppca_diag_cos_max", grid.loc[grid["method"] == "diagonal", "abs_cos"].max(), precision=".1e",
+            atol=2e-4)
+show(experiments.summarise(grid), atol=0.03,  # angles 0.4°, SAP 0.01 measured
+     columns={"angle to PCA axes (°)": 1.2, "angle to true columns (°)": 1.2})
 
 # %% [markdown]
 # Steps 1 and 2 of the claim hold exactly. Both VAEs reach the PPCA maximum log-likelihood:
@@ -185,13 +199,15 @@ plt.show()
 # %% tags=["full-width"]
 sap = grid[grid["method"] == "diagonal"].groupby(["angle", "norm_ratio"])["sap"].mean()
 low, high = min(params["norm_ratios"]), max(params["norm_ratios"])
-glue("ppca_sap_orth_high", float(sap[(90.0, high)]), display=False)
-glue("ppca_sap_orth_low", float(sap[(90.0, low)]), display=False)
-glue("ppca_sap_angle_low", float(sap[(min(experiments.truth_angles(params["angle"])), low)]), display=False)
-glue("ppca_sap_angle_high", float(sap[(min(experiments.truth_angles(params["angle"])), high)]), display=False)
+smallest_angle = min(experiments.truth_angles(params["angle"]))
+for name, cell in [("orth_high", (90.0, high)), ("orth_low", (90.0, low)),
+                   ("angle_low", (smallest_angle, low)), ("angle_high", (smallest_angle, high))]:
+    glue_result(f"ppca_sap_{name}", sap[cell], precision=".2f", atol=0.02)  # 3 × 0.005 measured
 full_cos = grid[grid["method"] == "full"].groupby(["angle", "norm_ratio"])["abs_cos"].mean()
-glue("ppca_full_cos_high", float(full_cos[(90.0, high)]), display=False)
-sap.unstack("norm_ratio").round(2).rename_axis(index="true angle (°)", columns="norm ratio (diagonal q: SAP)")
+glue_result("ppca_full_cos_high", full_cos[(90.0, high)], precision=".2f", atol=0.01)
+show(sap.unstack("norm_ratio").round(2).rename_axis(index="true angle (°)",
+                                                    columns="norm ratio (diagonal q: SAP)"),
+     atol=0.03)  # 3 × 0.01 measured
 
 # %% [markdown]
 # With orthogonal true columns, the diagonal posterior's SAP rises from
@@ -216,8 +232,8 @@ sap.unstack("norm_ratio").round(2).rename_axis(index="true angle (°)", columns=
 # %%
 histories = experiments.sgd_histories(example, params)
 last = histories.groupby("method").tail(1).set_index("method")
-glue("ppca_sgd_cos_diagonal", float(last.loc["diagonal", "abs_cos"]), display=False)
-glue("ppca_sgd_cos_full", float(last.loc["full", "abs_cos"]), display=False)
+glue_result("ppca_sgd_cos_diagonal", last.loc["diagonal", "abs_cos"], precision=".2f", atol=0.01)
+glue_result("ppca_sgd_cos_full", last.loc["full", "abs_cos"], precision=".2f", atol=0.01)
 fig = experiments.plot_sgd_histories(histories)
 plt.show()
 
@@ -247,8 +263,9 @@ plt.show()
 study = nonlinear.nonlinear_study(params)
 nonlinear_means = study.summary.groupby("model")["abs_cos"].mean()
 for name in ("truth", "vae", "vlae"):
-    glue(f"ppca_jacobian_cos_{name}", float(nonlinear_means[name]), display=False)
-nonlinear.nonlinear_table(study.summary)
+    glue_result(f"ppca_jacobian_cos_{name}", nonlinear_means[name], precision=".2f", atol=0.05)  # 3 × 0.015
+# tolerances: 3 × the largest change measured (ELBO 0.02, |cos| 0.02, DtO 0.01, SAP 0.05)
+show(nonlinear.nonlinear_table(study.summary), atol=0.06, columns={"DtO": 0.03, "SAP": 0.15})
 
 # %%
 fig = nonlinear.plot_jacobian_cosines(study.cosines)

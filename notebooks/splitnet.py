@@ -63,6 +63,10 @@ devices = None
 threads = None
 
 # %%
+from companion.chapters import reject_unknown_parameters
+
+reject_unknown_parameters("splitnet", globals())
+
 import time
 
 import matplotlib.pyplot as plt
@@ -72,6 +76,7 @@ from myst_nb import glue
 from companion import paper, results
 from companion.config import resolve_device
 from companion.splitnet import experiments, figures, settings
+from companion.tolerance import glue_result, show
 from companion.training import seed_everything, use_threads
 
 params = settings(profile=profile, seed=seed, device=device, data_dir=data_dir, dataset=dataset,
@@ -153,14 +158,21 @@ table2
 # The digits are standardised per pixel channel; CIFAR-100 (paper profile) per image, with
 # random crops and flips as the authors did. The baseline WRN is trained as many epochs as
 # SplitNet's two phases together.
+#
+# *Checked on other machines.* Numbers that come out of training differ slightly from one CPU to
+# another (the vector instructions in use decide the order of floating-point sums, and training
+# amplifies the difference), so each such result is shown with `show(…, atol=…)` or
+# `glue_result(…, atol=…)`: the tolerance within which `make test` requires a re-run on any
+# machine to agree with the numbers printed here — three times the largest change we measured across
+# CPU kernels (see {doc}`../reproduce`). Everything else is compared exactly.
 
 # %%
 data = experiments.load_data(params)
 baseline, baseline_history = experiments.train_baseline(params, data)
 baseline_error = float(baseline_history.epochs["test_error"].iloc[-1])
-print(f"{data.name}: {len(data.train_labels)} training and {len(data.test_labels)} test images, "
-      f"{data.num_classes} classes; WRN-{params['depth']}-{params['width']} baseline test error "
-      f"{baseline_error:.2f}%")
+show(f"{data.name}: {len(data.train_labels)} training and {len(data.test_labels)} test images, "
+     f"{data.num_classes} classes; WRN-{params['depth']}-{params['width']} baseline test error "
+     f"{baseline_error:.2f}%", atol=2.5)  # 3 × the largest change of an error measured (0.83)
 
 # %% [markdown]
 # ## Phase 1: learning the groups
@@ -174,8 +186,9 @@ print(f"{data.name}: {len(data.train_labels)} training and {len(data.test_labels
 
 # %% tags=["full-width"]
 grouping = experiments.train_grouping(params, data)
-terms = grouping.history.epochs[["epoch", "cross_entropy", "R_W", "R_D", "R_E", "test_error"]]
-terms.iloc[[0, len(terms) // 4, len(terms) // 2, len(terms) - 1]].round(3).set_index("epoch")
+terms = grouping.history.epochs[["epoch", "cross_entropy", "R_W", "R_D", "R_E"]]
+show(terms.iloc[[0, len(terms) // 4, len(terms) // 2, len(terms) - 1]].round(3).set_index("epoch"),
+     atol=0.09)  # 3 × the largest change measured (R_W: 0.028)
 
 # %% [markdown]
 # $R_D$ falls from 1 (uniform) towards 0 as every unit commits to one group, $R_E$ stays at 1
@@ -212,10 +225,10 @@ plt.show()
 split, split_history, error_at_split = experiments.finetune_split(params, data, grouping)
 split_error = float(split_history.epochs["test_error"].iloc[-1]) if params["finetune_epochs"] else error_at_split
 class_groups = experiments.class_groups(split)
-glue("error_at_split", round(error_at_split, 2), display=False)
-glue("split_error", round(split_error, 2), display=False)
-print(f"test error: after the grouping phase {grouping.history.epochs['test_error'].iloc[-1]:.2f}%, "
-      f"right after the cut {error_at_split:.2f}%, after fine-tuning {split_error:.2f}%")
+glue_result("error_at_split", error_at_split, precision=".2f", atol=2.5)
+glue_result("split_error", split_error, precision=".2f", atol=2.5)
+show(f"test error: after the grouping phase {grouping.history.epochs['test_error'].iloc[-1]:.2f}%, "
+     f"right after the cut {error_at_split:.2f}%, after fine-tuning {split_error:.2f}%", atol=2.5)
 
 # %% [markdown]
 # The learned tree with its class groups, and a few test images of every class, one row per
@@ -249,7 +262,10 @@ rows = [
 ]
 this_run = pd.DataFrame(rows).set_index("model")
 glue("params_reduced", round(float(this_run.loc["SplitNet", "params_reduced_pct"]), 1), display=False)
-this_run.round(2)
+# tolerances: 3 × the largest change measured (errors 0.83 points; the learned groups, hence
+# parameters and FLOPs, can differ: 18 parameters, 144 FLOPs); percentages to one shown digit
+show(this_run.round(2), atol=2.5, columns={"params": 60, "flops": 500, "params_reduced_pct": 0.1,
+                                           "flops_reduced_pct": 0.01})
 
 # %% [markdown]
 # In this run the split network has {glue:text}`params_reduced:.1f`% fewer parameters than the

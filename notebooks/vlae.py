@@ -81,6 +81,10 @@ figure_epochs = None
 threads = None
 
 # %%
+from companion.chapters import reject_unknown_parameters
+
+reject_unknown_parameters("vlae", globals())
+
 import time
 
 import matplotlib.pyplot as plt
@@ -90,6 +94,7 @@ from myst_nb import glue
 
 from companion import paper, results, vlae
 from companion.config import resolve_device
+from companion.tolerance import glue_result, show
 from companion.training import use_threads
 from companion.vlae import experiments, figures
 
@@ -180,12 +185,20 @@ plt.show()
 # Test-set $\log p(x)$ from {glue:text}`importance_samples` importance samples per image, the
 # single-sample ELBO, and the gap between them (how loose each model's bound is). Numbers are
 # nats per image; with continuous pixels they are log-*densities* and can be positive.
+#
+# *Checked on other machines.* Numbers that come out of training differ slightly from one CPU to
+# another (the vector instructions in use decide the order of floating-point sums, and training
+# amplifies the difference), so each such result is shown with `show(…, atol=…)` or
+# `glue_result(…, atol=…)`: the tolerance within which `make test` requires a re-run on any
+# machine to agree with the numbers printed here — three times the largest change we measured across
+# CPU kernels (see {doc}`../reproduce`). Everything else is compared exactly.
 
 # %%
 glue("importance_samples", params["importance_samples"], display=False)
 rows = [experiments.evaluate_model(model, params, data) for model in fitted.values()]
 this_run = experiments.results_table(rows)
-this_run
+# tolerances: 3 × the largest change measured across CPU kernels (0.13, 0.15, 0.27, 0.10)
+show(this_run, atol=0.4, columns={"ELBO": 0.5, "log p(x) − ELBO": 0.9, "gain over VAE": 0.3})
 
 # %% [markdown]
 # What VLAE's full covariance holds: for three test images, the correlation matrices of VLAE's
@@ -210,10 +223,11 @@ if {"vae", "vlae"} <= set(fitted):
 # %%
 correlations = experiments.posterior_correlations(fitted, test[:100])
 if {"VAE", "VLAE"} <= set(correlations.index):
-    glue("vlae_q_correlation", float(correlations.loc["VLAE", "q(z|x)"]), display=False)
-    glue("vlae_true_correlation", float(correlations.loc["VLAE", "true posterior p(z|x)"]), display=False)
-    glue("vae_true_correlation", float(correlations.loc["VAE", "true posterior p(z|x)"]), display=False)
-correlations
+    for name, model, column in [("vlae_q_correlation", "VLAE", "q(z|x)"),
+                                ("vlae_true_correlation", "VLAE", "true posterior p(z|x)"),
+                                ("vae_true_correlation", "VAE", "true posterior p(z|x)")]:
+        glue_result(name, correlations.loc[model, column], precision=".3f", atol=0.06)
+show(correlations, atol=0.06)  # 3 × the largest change measured (0.018)
 
 # %% [markdown]
 # ## Table 1 side by side

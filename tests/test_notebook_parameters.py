@@ -1,9 +1,13 @@
 """Bad parameters stop a notebook in its first cells with an error naming the parameter."""
 
+import re
 from pathlib import Path
 
+import nbformat
 import papermill
 import pytest
+
+from companion.chapters import chapter_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -32,3 +36,19 @@ def test_unknown_profile_stops_in_the_first_cells(notebook, tmp_path):
 def test_data_chapter_rejects_bad_values(parameters, named, tmp_path):
     error = _failure(ROOT / "notebooks" / "data.ipynb", tmp_path, **parameters)
     assert error.ename == "ParameterError" and named in error.evalue
+
+
+def test_a_misspelled_parameter_stops_the_notebook_naming_it(tmp_path):
+    error = _failure(ROOT / "notebooks" / "data.ipynb", tmp_path, stepz=8)
+    assert error.ename == "ParameterError"
+    assert "['stepz']" in error.evalue and "'examples'" in error.evalue
+    assert error.exec_count <= 3
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_parameters_cell_holds_exactly_the_chapter_parameters(notebook):
+    """What reject_unknown_parameters accepts is what the notebook's parameters cell sets."""
+    cell = next(c for c in nbformat.read(notebook, as_version=4).cells
+                if "parameters" in c.metadata.get("tags", []))
+    names = set(re.findall(r"^(\w+) =", cell.source, re.MULTILINE))
+    assert names == set(chapter_parameters(notebook.stem))

@@ -83,9 +83,16 @@ def test_every_committed_result_fails_when_perturbed_beyond_its_tolerance(notebo
         if "values" in entry:
             values = perturbed["metadata"][METADATA_KEY]["values"]
             row, column = next((r, c) for r, row in enumerate(values["data"])
-                               for c, value in enumerate(row) if isinstance(value, float))
+                               for c, value in enumerate(row) if isinstance(value, float)
+                               or (isinstance(value, str) and numbers_in(value)))
             limit = entry.get("columns", {}).get(values["columns"][column], entry["atol"])
-            values["data"][row][column] += 2 * limit + 1
+            value = values["data"][row][column]
+            if isinstance(value, float):
+                values["data"][row][column] = value + 2 * limit + 1
+            else:  # a cell such as "0.57 ± 0.30": its first number moves
+                first = NUMBER.search(value)
+                moved = repr(numbers_in(value)[0] + 2 * limit + 1)
+                values["data"][row][column] = value[:first.start()] + moved + value[first.end():]
         else:
             number = output_numbers(reference)[-1]
             mime = next(m for m in ("text/plain", "application/papermill.record/text/plain")
