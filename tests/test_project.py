@@ -1,5 +1,7 @@
 """The project's files agree with each other: dependencies, notebook pairs, parameters."""
 
+import importlib
+import pkgutil
 import re
 import tomllib
 from pathlib import Path
@@ -57,3 +59,14 @@ def test_committed_notebook_was_executed(source):
     assert all(c.execution_count is not None for c in code), f"{source.name}: run it before committing"
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, f"{source.name} has error outputs"
+
+
+@pytest.mark.parametrize("page", sorted((ROOT / "book" / "reference").glob("*.md")), ids=lambda page: page.stem)
+def test_a_library_reference_page_documents_every_module_of_its_package(page):
+    documented = re.findall(r"^\.\. automodule:: (\S+)$", page.read_text(encoding="utf-8"), re.MULTILINE)
+    module = importlib.import_module(f"companion.{page.stem}")
+    if hasattr(module, "__path__"):
+        package = [f"{module.__name__}.{sub.name}" for sub in pkgutil.iter_modules(module.__path__)]
+        assert sorted(documented) == sorted([module.__name__, *package])
+    else:
+        assert module.__name__ in documented
