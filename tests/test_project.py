@@ -70,3 +70,14 @@ def test_a_library_reference_page_documents_every_module_of_its_package(page):
         assert sorted(documented) == sorted([module.__name__, *package])
     else:
         assert module.__name__ in documented
+
+
+def test_the_introduction_cites_the_companion_as_citation_cff_does():
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    entry = re.search(r"@misc\{companion\d+,.*?\n\}", (ROOT / "book" / "intro.md").read_text(encoding="utf-8"),
+                      re.DOTALL).group(0)
+    fields = {name: re.sub(r"[{}]", "", value) for name, value in re.findall(r"(\w+)\s*=\s*(.+?),?\n", entry)}
+    assert citation["version"] == fields["version"] == project["version"]
+    assert citation["title"] == fields["title"]
+    assert [author["name"] for author in citation["authors"]] == [fields["author"]]
