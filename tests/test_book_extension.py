@@ -1,5 +1,5 @@
 """The book extension: pages reading recorded runs are rebuilt (and re-run) when records change;
-references to re-exported names resolve; chapters offer their Jupytext source for download."""
+docstrings' bars are maths; references to re-exported names resolve; chapters offer their Jupytext source for download."""
 
 from types import SimpleNamespace
 
@@ -98,3 +98,9 @@ def test_the_jupytext_source_is_copied_beside_the_notebook(chapters, tmp_path):
     copied = [path.relative_to(tmp_path / "out").as_posix() for path in (tmp_path / "out").rglob("*.*")]
     assert copied == ["_sources/notebooks/vlae.py"]
     assert (tmp_path / "out" / copied[0]).read_text() == "# %%\n1 + 1\n"
+
+
+def test_a_docstring_bar_is_maths_but_left_alone_in_a_literal():
+    lines = ["Mean |cos| of p(x|z), see ``a | b``.", "``|x|`` and |W|"]
+    book_extension.escape_bars(None, "function", "f", None, None, lines)
+    assert lines == [r"Mean \|cos\| of p(x\|z), see ``a | b``.", r"``|x|`` and \|W\|"]

@@ -6,9 +6,10 @@ extension fingerprints each chapter's records; for a chapter whose records chang
 last build it drops the chapter notebook's cached execution (so myst-nb runs it again) and
 marks the chapter and the two summary pages as outdated. An unchanged store costs nothing.
 
-It also serves the Library reference and the chapters' downloads: a docstring's link to a name
-the library re-exports or imports (``companion.data.batches``, :data:`MODELS` in the
-``companion.vlae`` docstring) goes to where that object is documented; each chapter's download
+It also serves the Library reference and the chapters' downloads: a docstring's ``|`` is
+maths (|cos|, p(x|z)), not reStructuredText; a docstring's link to a name the library
+re-exports or imports (``companion.data.batches``, :data:`MODELS` in the ``companion.vlae``
+docstring) goes to where that object is documented; each chapter's download
 menu offers its Jupytext source ``notebooks/NAME.py``, copied next to the ``.ipynb`` in
 ``_sources/``.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import re
 import shutil
 from collections.abc import Collection
 from pathlib import Path
@@ -69,6 +71,21 @@ def outdated_pages(app: Any, env: Any, added: set, changed: set, removed: set) -
                 forget_execution(env.mystnb_config.execution_cache_path, Path(env.doc2path(doc)))
             docs.append(doc)
     return docs + [doc for doc in SUMMARY_DOCS if doc in env.found_docs]
+
+
+#: An inline literal (``…``) of a docstring line: left as it is.
+INLINE_LITERAL = re.compile(r"(``.+?``)")
+
+
+def escape_bars(app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    """``autodoc-process-docstring`` handler: each ``|`` outside inline literals escaped.
+
+    The docstrings write maths in plain Unicode, where ``|`` is an absolute value or a
+    conditional; reStructuredText would read ``|cos|`` as a substitution.
+    """
+    for index, line in enumerate(lines):
+        lines[index] = "".join(part if INLINE_LITERAL.fullmatch(part) else part.replace("|", r"\|")
+                               for part in INLINE_LITERAL.split(line))
 
 
 def _imported_object(dotted: str) -> Any:
@@ -152,6 +169,7 @@ def copy_jupytext_sources(app: Any, exception: Exception | None) -> None:
 def setup(app: Any) -> dict[str, Any]:
     """Register the handlers (listed in _config.yml's sphinx extensions)."""
     app.connect("env-get-outdated", outdated_pages)
+    app.connect("autodoc-process-docstring", escape_bars)
     app.connect("missing-reference", resolve_library_reference)
     # After sphinx_book_theme fills the download menu (its handler has priority 501).
     app.connect("html-page-context", add_jupytext_download, priority=502)
