@@ -2,13 +2,16 @@
 
 The test builds the book exactly as ``make book`` does (same command, same folder
 ``book/_build``, so the jupyter-cache it fills is the one ``make book`` reuses), serves
-``book/_build/html`` on 127.0.0.1 and opens every page in headless Chromium (Debian's
-``/usr/bin/chromium`` driven by Playwright; no browser is downloaded). Per page: no console
+``book/_build/html`` on 127.0.0.1 and opens every page in headless Chromium driven by
+Playwright: the system's (Debian's ``chromium``, ``chromium-browser``, Google Chrome) or the one
+``playwright install chromium`` downloaded; as root (CI) with neither, apt-get installs Debian's.
+The Library reference pages are toc pages like the others. Per page: no console
 error, no failed request, no request to another host, every image loaded, every formula typeset
 by MathJax, no raw ``$...$`` or Markdown backticks left in the prose, no content wider than the
 text column (code may scroll sideways, tables and display equations must fit whole), no link to
 a missing page or anchor. The search page must find a term of the introduction. A screenshot of
-each page's first screen goes to ``book/_build/screenshots/``.
+each page's first screen goes to ``book/_build/screenshots/``. Each chapter's download menu
+offers the notebook and its Jupytext source; both answer 200, with their types and contents.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ BUILD = ROOT / "book" / "_build"
 HTML = BUILD / "html"
 SCREENSHOTS = BUILD / "screenshots"
 MATHJAX = ROOT / "book" / "_assets" / "mathjax" / "tex-chtml.js"
-CHROMIUM = Path("/usr/bin/chromium")
+#: Chromium and Chrome as Linux distributions name them, looked for on PATH.
+SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 HOST = "127.0.0.1"
 # Playwright adds --headless; the rest keep Chromium from calling home on a CI machine.
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -61,7 +65,8 @@ def book_pages() -> list[str]:
     """The pages the build makes: one per toc entry, plus the redirect, search and index pages."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
     documents = [re.sub(r"\.(md|ipynb)$", "", name) for name in _toc_documents(toc)]
-    return [f"{name}.html" for name in documents] + ["index.html", "search.html", "genindex.html"]
+    return [f"{name}.html" for name in documents] + ["index.html", "search.html", "genindex.html",
+                                                     "py-modindex.html"]
 
 
 def _run(command: list[str], what: str, **kwargs) -> None:
@@ -76,18 +81,32 @@ def _run(command: list[str], what: str, **kwargs) -> None:
                     pytrace=False)
 
 
+def find_chromium() -> Path | None:
+    """The system's Chromium (or Chrome) on PATH, else Playwright's own if installed, else None."""
+    for name in SYSTEM_CHROMIUMS:
+        if found := shutil.which(name):
+            return Path(found)
+    with sync_playwright() as playwright:
+        downloaded = Path(playwright.chromium.executable_path)
+    return downloaded if downloaded.is_file() else None
+
+
 @pytest.fixture(scope="module")
 def chromium() -> Path:
-    """Debian's Chromium, installed with apt-get when missing (CI runs as root)."""
-    if not CHROMIUM.exists():
-        if os.geteuid() != 0:
-            pytest.fail(f"{CHROMIUM} is missing and only root can install it: "
-                        "apt-get install -y chromium", pytrace=False)
+    """A Chromium to drive; as root with none (CI), Debian's, installed with apt-get."""
+    found = find_chromium()
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         _run(["apt-get", "update"], "apt-get update", env=env)
         _run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
              "installing chromium", env=env)
-    return CHROMIUM
+        found = find_chromium()
+    if found is None:
+        playwright = Path(sys.executable).with_name("playwright")
+        pytest.fail("No Chromium found for the browser test. Install one, either: "
+                    "sudo apt-get install chromium (Debian; chromium-browser on Ubuntu), "
+                    f"or, with no root needed: {playwright} install chromium", pytrace=False)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +124,10 @@ def site() -> Path:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    # Notebooks as Jupyter registers them (Python's mimetypes does not know .ipynb).
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".ipynb": "application/x-ipynb+json"}
+
     def log_message(self, *args: object) -> None:
         """Serve without logging each request to stderr."""
 
@@ -247,6 +270,29 @@ def test_page_loads_cleanly_in_chromium(page_path: str, server: str, browser: Br
     finally:
         page.close()
     assert not problems, f"{page_path}:\n" + "\n".join(problems)
+
+
+#: What each chapter's download menu offers, and the type the served file must have.
+DOWNLOADS = {".ipynb": "application/x-ipynb+json", ".py": "text/x-python"}
+
+
+@pytest.mark.parametrize("page_path", [page for page in book_pages() if page.startswith("notebooks/")])
+def test_a_chapter_downloads_as_its_notebook_and_its_jupytext_source(page_path: str, server: str,
+                                                                     browser: BrowserContext):
+    page, problems = _open(browser, server + page_path)
+    try:
+        menu = dict(page.eval_on_selector_all(
+            ".dropdown-download-buttons a", "links => links.map(a => [a.textContent.trim(), a.href])"))
+        assert set(DOWNLOADS) <= set(menu), f"download menu of {page_path}: {sorted(menu)}"
+        responses = {suffix: page.request.get(menu[suffix]) for suffix in DOWNLOADS}
+        for suffix, content_type in DOWNLOADS.items():
+            response = responses[suffix]
+            assert (response.status, response.headers["content-type"]) == (200, content_type), menu[suffix]
+            source = ROOT / "notebooks" / f"{Path(page_path).stem}{suffix}"
+            assert response.body() == source.read_bytes(), f"{menu[suffix]} is not {source}"
+    finally:
+        page.close()
+    assert not problems, "\n".join(problems)
 
 
 def test_every_built_page_is_checked(site: Path):

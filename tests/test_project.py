@@ -1,5 +1,7 @@
 """The project's files agree with each other: dependencies, notebook pairs, parameters."""
 
+import importlib
+import pkgutil
 import re
 import tomllib
 from pathlib import Path
@@ -57,3 +59,25 @@ def test_committed_notebook_was_executed(source):
     assert all(c.execution_count is not None for c in code), f"{source.name}: run it before committing"
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, f"{source.name} has error outputs"
+
+
+@pytest.mark.parametrize("page", sorted((ROOT / "book" / "reference").glob("*.md")), ids=lambda page: page.stem)
+def test_a_library_reference_page_documents_every_module_of_its_package(page):
+    documented = re.findall(r"^\.\. automodule:: (\S+)$", page.read_text(encoding="utf-8"), re.MULTILINE)
+    module = importlib.import_module(f"companion.{page.stem}")
+    if hasattr(module, "__path__"):
+        package = [f"{module.__name__}.{sub.name}" for sub in pkgutil.iter_modules(module.__path__)]
+        assert sorted(documented) == sorted([module.__name__, *package])
+    else:
+        assert module.__name__ in documented
+
+
+def test_the_introduction_cites_the_companion_as_citation_cff_does():
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    entry = re.search(r"@misc\{companion\d+,.*?\n\}", (ROOT / "book" / "intro.md").read_text(encoding="utf-8"),
+                      re.DOTALL).group(0)
+    fields = {name: re.sub(r"[{}]", "", value) for name, value in re.findall(r"(\w+)\s*=\s*(.+?),?\n", entry)}
+    assert citation["version"] == fields["version"] == project["version"]
+    assert citation["title"] == fields["title"]
+    assert [author["name"] for author in citation["authors"]] == [fields["author"]]

@@ -1,6 +1,8 @@
 """Run records: written atomically, read back with their parameters."""
 
 import json
+import tomllib
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,6 +18,8 @@ def test_record_and_load_round_trip(tmp_path):
     record = json.loads(path.read_text())
     assert record["params"] == params and record["wall_time_s"] == 1.25
     assert {"torch", "numpy", "python"} <= set(record["versions"])
+    distribution = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert distribution["project"]["name"] in record["versions"], "the library's own version"
     runs = results.load_runs("vlae", directory=tmp_path)
     assert runs[["model", "log_px", "param_steps"]].values.tolist() == [["vae", -90.5, 4],
                                                                         ["vlae", -88.0, 4]]

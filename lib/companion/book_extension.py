@@ -5,11 +5,22 @@ jupyter-cache runs a notebook again only when its code changes, but the chapters
 extension fingerprints each chapter's records; for a chapter whose records changed since the
 last build it drops the chapter notebook's cached execution (so myst-nb runs it again) and
 marks the chapter and the two summary pages as outdated. An unchanged store costs nothing.
+
+It also serves the Library reference and the chapters' downloads: a docstring's ``|`` is
+maths (|cos|, p(x|z)), not reStructuredText; a docstring's link to a name the library
+re-exports or imports (``companion.data.batches``, :data:`MODELS` in the ``companion.vlae``
+docstring) goes to where that object is documented; each chapter's download
+menu offers its Jupytext source ``notebooks/NAME.py``, copied next to the ``.ipynb`` in
+``_sources/``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import re
+import shutil
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +73,105 @@ def outdated_pages(app: Any, env: Any, added: set, changed: set, removed: set) -
     return docs + [doc for doc in SUMMARY_DOCS if doc in env.found_docs]
 
 
+#: An inline literal (``…``) of a docstring line: left as it is.
+INLINE_LITERAL = re.compile(r"(``.+?``)")
+
+
+def escape_bars(app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    """``autodoc-process-docstring`` handler: each ``|`` outside inline literals escaped.
+
+    The docstrings write maths in plain Unicode, where ``|`` is an absolute value or a
+    conditional; reStructuredText would read ``|cos|`` as a substitution.
+    """
+    for index, line in enumerate(lines):
+        lines[index] = "".join(part if INLINE_LITERAL.fullmatch(part) else part.replace("|", r"\|")
+                               for part in INLINE_LITERAL.split(line))
+
+
+def _imported_object(dotted: str) -> Any:
+    """The object ``dotted`` names (a module, then attributes), or None."""
+    parts = dotted.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attribute in parts[split:]:
+            found = getattr(found, attribute, None)
+        return found
+    return None
+
+
+def documented_name(documented: Collection[str], target: str, module: str | None,
+                    cls: str | None) -> str | None:
+    """The documented full name a Python reference ``target`` means, or None.
+
+    The reference stands in the docstring of ``module`` (and class ``cls``). First the object
+    it names there (a re-export or an import of the library, where autodoc documents it under
+    its defining module); else the one documented object of the library whose name ends so.
+    """
+    contexts = [f"{module}.{cls}." if module and cls else "", f"{module}." if module else "", ""]
+    for candidate in dict.fromkeys(context + target for context in contexts):
+        if not candidate.startswith("companion."):
+            continue
+        found = _imported_object(candidate)
+        name = f"{getattr(found, '__module__', '')}.{getattr(found, '__qualname__', '')}"
+        if name in documented:
+            return name
+    ending = [name for name in documented if name.startswith("companion.") and name.endswith("." + target)]
+    return ending[0] if len(ending) == 1 else None
+
+
+def resolve_library_reference(app: Any, env: Any, node: Any, contnode: Any) -> Any:
+    """Sphinx ``missing-reference`` handler: Python references as :func:`documented_name` reads them."""
+    if node.get("refdomain") != "py":
+        return None
+    domain = env.get_domain("py")
+    name = documented_name(domain.objects, node["reftarget"], node.get("py:module"), node.get("py:class"))
+    if name is None:
+        return None
+    return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], name, node, contnode)
+
+
+def jupytext_source(app: Any, docname: str) -> Path | None:
+    """The Jupytext ``.py`` paired with the notebook page ``docname``, if it has one."""
+    source = Path(app.env.doc2path(docname))
+    paired = source.with_suffix(".py")
+    return paired if source.suffix == ".ipynb" and paired.is_file() else None
+
+
+def add_jupytext_download(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    """``html-page-context`` handler: a ``.py`` entry in a chapter's download menu."""
+    paired = jupytext_source(app, pagename)
+    if paired is None:
+        return
+    for group in context.get("header_buttons", []):
+        if group.get("label") == "download-buttons":
+            group["buttons"].insert(1, {
+                "type": "link", "text": ".py", "icon": "fas fa-code",
+                "url": f"{context['pathto']('_sources', 1)}/{Path(pagename).parent.as_posix()}/{paired.name}",
+                "tooltip": "Download the Jupytext source", "label": "download-jupytext-button",
+            })
+
+
+def copy_jupytext_sources(app: Any, exception: Exception | None) -> None:
+    """``build-finished`` handler: each chapter's ``.py`` into ``_sources/`` beside its ``.ipynb``."""
+    if exception is not None or app.builder.format != "html":
+        return
+    for docname in sorted(app.env.found_docs):
+        paired = jupytext_source(app, docname)
+        if paired is not None:
+            target = Path(app.outdir) / "_sources" / Path(docname).parent / paired.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(paired, target)
+
+
 def setup(app: Any) -> dict[str, Any]:
-    """Register the handler (listed in _config.yml's sphinx extensions)."""
+    """Register the handlers (listed in _config.yml's sphinx extensions)."""
     app.connect("env-get-outdated", outdated_pages)
+    app.connect("autodoc-process-docstring", escape_bars)
+    app.connect("missing-reference", resolve_library_reference)
+    # After sphinx_book_theme fills the download menu (its handler has priority 501).
+    app.connect("html-page-context", add_jupytext_download, priority=502)
+    app.connect("build-finished", copy_jupytext_sources)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -10,7 +10,7 @@ import pandas as pd
 
 from companion.config import COMMON, ParameterError
 
-#: chapter name → module holding its PROFILES, GRID and settings(); notebook: notebooks/<name>.ipynb
+#: chapter name → module holding its PROFILES, GRID and settings() (the notebook is notebooks/<name>.ipynb)
 CHAPTERS: dict[str, str] = {
     "data": "companion.data.settings",
     "vlae": "companion.vlae.settings",

@@ -30,7 +30,9 @@ import pandas as pd
 
 from companion.paths import repository_root
 
-_VERSIONED = ("torch", "numpy", "scipy", "pandas", "scikit-learn", "companion")
+#: Distributions whose versions a record keeps; the library's own is installed under this
+#: distinctive name (``companion`` on PyPI is an unrelated package) and imported as ``companion``.
+_VERSIONED = ("torch", "numpy", "scipy", "pandas", "scikit-learn", "companion-splitnet-vhcr-vlae")
 
 
 def results_dir() -> Path:

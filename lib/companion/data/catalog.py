@@ -63,6 +63,7 @@ def _load_mnist5k(split: str) -> ImageSet:
     return _split_embedded("mnist5k", images, labels, split, 10)
 
 
+#: Every image data set by name, embedded ones first.
 CATALOG: dict[str, DatasetInfo] = {
     info.name: info for info in [
         DatasetInfo("digits", "scikit-learn digits (8×8)", (1, 8, 8), 10, True,

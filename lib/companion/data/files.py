@@ -32,6 +32,7 @@ from scipy.io.matlab import MatReadError
 from companion.data.errors import CorruptDataError, DataNotFoundError
 from companion.data.images import ImageSet
 
+#: Where to download each full data set's official files.
 SOURCES: dict[str, str] = {
     "mnist": "https://yann.lecun.com/exdb/mnist/ (the four IDX files, gzipped or not)",
     "fashion_mnist": "https://github.com/zalandoresearch/fashion-mnist (folder data/fashion/)",
@@ -308,6 +309,7 @@ def cifar100_coarse_labels(folder: Path, split: str) -> np.ndarray:
     return _read_cifar("cifar100", folder, split, CIFAR100_COARSE_LABELS)[1]
 
 
+#: Each full data set's loader, called as ``LOADERS[name](folder, split)`` for an ImageSet.
 LOADERS: dict[str, Callable[[Path, str], ImageSet]] = {
     "mnist": partial(load_idx, "mnist"),
     "fashion_mnist": partial(load_idx, "fashion_mnist"),

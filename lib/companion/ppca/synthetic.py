@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 
-#: Decoders of the synthetic data: x = W z + ε, or x = tanh(W z) + ε.
+#: Decoders of the synthetic data, x = W z + ε or x = tanh(W z) + ε.
 DECODERS = ("linear", "tanh")
 
 

@@ -2,7 +2,7 @@
 
 Both executors take :class:`Task` objects (a run and its attempt number), call
 :func:`~companion.reproduce.execution.execute_run` for each, and hand back finished tasks with
-their ledger entries from :meth:`wait`. Each run writes its own ledger entry where it runs, so
+their ledger entries from :meth:`Executor.wait`. Each run writes its own ledger entry where it runs, so
 runs that finish after the command was stopped still count.
 """
 

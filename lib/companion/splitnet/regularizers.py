@@ -4,7 +4,7 @@ For a layer with weight W (D inputs × K outputs), input assignment p ∈ [0,1]^
 assignment q ∈ [0,1]^{G×K} (P_g = diag(p_g), Q_g = diag(q_g)):
 
 * group weight (ℓ2,1 on the weights *between* groups):
-  R_W = Σ_g Σ_i ‖((I−P_g) W Q_g)_{i*}‖₂ + Σ_g Σ_j ‖(P_g W (I−Q_g))_{*j}‖₂
+  R_W = Σ_g Σ_i ‖((I−P_g) W Q_g)_{i,:}‖₂ + Σ_g Σ_j ‖(P_g W (I−Q_g))_{:,j}‖₂
 * disjoint assignment: R_D = Σ_{g<h} p_g·p_h
 * balanced assignment: R_E = Σ_g (Σ_i p_gi)²
 

@@ -26,7 +26,7 @@ from companion.config import (
 from companion.splitnet.assignment import parse_tree, tree_name
 from companion.splitnet.wrn import blocks_per_stage
 
-#: Data sets the chapter runs on: the two that ship with packages, and the paper's CIFAR-100.
+#: Data sets the chapter runs on (the two that ship with packages, and the paper's CIFAR-100).
 DATASETS = ("digits", "mnist5k", "cifar100")
 
 PROFILES: dict[str, dict[str, Any]] = {

@@ -9,7 +9,7 @@ pads.
 Files, under ``data_root(data_dir)`` (see :func:`companion.config.data_root`):
 
 - ``cornell/movie_lines.txt`` and ``cornell/movie_conversations.txt`` from
-  ``cornell_movie_dialogs_corpus.zip`` (fields separated by `` +++$+++ ``, ISO-8859-1);
+  ``cornell_movie_dialogs_corpus.zip`` (fields separated by ``+++$+++`` between spaces, ISO-8859-1);
 - ``ubuntu/dialogs/<folder>/<n>.tsv`` from ``ubuntu_dialogs.tgz`` (one dialog per file: time,
   speaker, listener, text separated by tabs) and ``ubuntu/meta/{trainfiles,valfiles,testfiles}.csv``
   (``<n>.tsv,<folder>`` per line) from rkadlec/ubuntu-ranking-dataset-creator.

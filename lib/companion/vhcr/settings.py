@@ -16,7 +16,7 @@ from typing import Any
 from companion.config import ParameterError, check_choice, check_choices, check_float, check_int, resolve
 from companion.vhcr.corpora import CORPORA
 
-#: Model variants: name → (model, word drop applies, utterance drop applies).
+#: Model variants, name → (model, word drop applies, utterance drop applies).
 VARIANTS: dict[str, tuple[str, bool, bool]] = {
     "hred": ("hred", False, False),
     "vhred": ("vhred", False, False),

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from companion.vlae.networks import MLP, Likelihood
 from companion.vlae.posteriors import FullCovarianceGaussian
 
-#: Damping schedules α_t: the authors' code (0.5 / (t + 1)), their first release (0.9^t), none.
+#: Damping schedules α_t of the authors' code (0.5 / (t + 1)), their first release (0.9^t), or none.
 DAMPING: dict[str, Callable[[int], float]] = {
     "harmonic": lambda t: 0.5 / (t + 1),
     "geometric": lambda t: 0.9 ** t,

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: Weight initialisations: PyTorch's default, or the authors' (on every Linear of the model).
+#: Weight initialisations (on every Linear of the model), PyTorch's default or the authors'.
 INITS = ("torch", "authors")
 
 LOG_2PI = math.log(2.0 * math.pi)
