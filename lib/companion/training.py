@@ -90,8 +90,9 @@ _PLACEMENT = ("device", "data_dir", "threads", "devices")
 
 
 def checkpoint_fingerprint(params: Mapping[str, Any], **which: Any) -> dict[str, Any]:
-    """What identifies a chapter's training run in its checkpoints: its parameters less
-    those in :data:`_PLACEMENT`, plus ``which`` (the model or phase and its own settings)."""
+    """What identifies a chapter's training run in its checkpoints: its parameters less those
+    that say where or how fast it trains (device, data_dir, threads, devices), plus ``which``
+    (the model or phase and its own settings)."""
     return {**{name: value for name, value in params.items() if name not in _PLACEMENT},
             **which}
 
