@@ -205,17 +205,18 @@ def decoder_linearization(decoder: MLP, z: torch.Tensor, gram: torch.Tensor | No
     return GramLinearization(output, hidden_transposed, decoder.layers[-1].weight, gram)
 
 
-def jacobian_flops(latent: int, hidden: int, pixels: int, batch: int, linearizations: int = 1) -> dict[str, int]:
-    """FLOPs (2 per multiply-add) in which the two paths differ, for ``linearizations`` of a batch.
+def jacobian_flops(latent: int, hidden: int, pixels: int, batch: int, steps: int) -> dict[str, int]:
+    """FLOPs (2 per multiply-add) in which the two paths differ, for Algorithm 1 on a batch:
+    T + 1 precisions (the last one for q) and T gradients Wᵀv.
 
-    Explicit, per example: W = W_L A (d·h·D), WᵀW (d²·D), Wᵀv (d·D). Gram: G = W_LᵀW_L once
-    (h²·D), then per example Aᵀ G (h²·d), (AᵀG) A (d²·h), W_Lᵀv (h·D), Aᵀ(W_Lᵀv) (d·h).
-    Both share the decoder pass, A, the Cholesky factorisation and the solves.
+    Explicit, per example: W = W_L A (d·h·D) and WᵀW (d²·D) per precision, Wᵀv (d·D) per
+    gradient. Gram: G = W_LᵀW_L once (h²·D), then per example Aᵀ G (h²·d) and (AᵀG) A (d²·h)
+    per precision, W_Lᵀv (h·D) and Aᵀ(W_Lᵀv) (d·h) per gradient. Both share the decoder pass,
+    A, the Cholesky factorisations and the solves.
     """
-    explicit = latent * hidden * pixels + latent ** 2 * pixels + latent * pixels
-    gram = hidden ** 2 * latent + latent ** 2 * hidden + hidden * pixels + latent * hidden
-    return {"explicit": 2 * linearizations * batch * explicit,
-            "gram": 2 * hidden ** 2 * pixels + 2 * linearizations * batch * gram}
+    explicit = (steps + 1) * (latent * hidden * pixels + latent ** 2 * pixels) + steps * latent * pixels
+    gram = (steps + 1) * (hidden ** 2 * latent + latent ** 2 * hidden) + steps * (hidden * pixels + latent * hidden)
+    return {"explicit": 2 * batch * explicit, "gram": 2 * hidden ** 2 * pixels + 2 * batch * gram}
 
 
 def check_jacobian(jacobian: str, likelihood: Likelihood) -> None:
@@ -227,7 +228,7 @@ def check_jacobian(jacobian: str, likelihood: Likelihood) -> None:
                          "valid values for it: ['auto', 'explicit']")
 
 
-def choose_jacobian(jacobian: str, likelihood: Likelihood, decoder: MLP, batch: int, linearizations: int) -> str:
+def choose_jacobian(jacobian: str, likelihood: Likelihood, decoder: MLP, batch: int, steps: int) -> str:
     """"explicit" or "gram": as forced, or for "auto" the Gram path exactly when it does fewer
     FLOPs (:func:`jacobian_flops`) and the likelihood is Gaussian."""
     check_jacobian(jacobian, likelihood)
@@ -236,7 +237,7 @@ def choose_jacobian(jacobian: str, likelihood: Likelihood, decoder: MLP, batch: 
     if not isinstance(likelihood, GaussianLikelihood):
         return "explicit"
     last = decoder.layers[-1]
-    flops = jacobian_flops(decoder.layers[0].in_features, last.in_features, last.out_features, batch, linearizations)
+    flops = jacobian_flops(decoder.layers[0].in_features, last.in_features, last.out_features, batch, steps)
     return "gram" if flops["gram"] < flops["explicit"] else "explicit"
 
 
@@ -288,7 +289,7 @@ def iterative_laplace(
     """
     schedule = DAMPING[damping]
     batch = initial_mean.numel() // initial_mean.shape[-1]
-    path = choose_jacobian(jacobian, likelihood, decoder, batch, steps + 1)
+    path = choose_jacobian(jacobian, likelihood, decoder, batch, steps)
     gram = decoder_gram(decoder) if path == "gram" else None
     mean, iterates = initial_mean, [initial_mean]
     for step in range(steps):
