@@ -18,11 +18,11 @@ construction (eigenvalues ≥ 1), so a failed factorisation means non-finite inp
 
 The update needs W only through Λ and Wᵀv. Writing the decoder as g(z) = W_L h(z) + b_L with
 h its last hidden layer, W = W_L A where A = ∂h/∂z = diag(m_{L−1}) W_{L−1} ⋯ diag(m_1) W_1.
-With a Gaussian likelihood Λ = σ⁻² Aᵀ G A + I and Wᵀv = Aᵀ(W_Lᵀ v), G = W_LᵀW_L computed once
-per call for the whole batch, so W (D×d per example) is never formed: the "gram" path
-(:class:`GramLinearization`). It does fewer FLOPs when the last hidden width is below the output
-size (:func:`jacobian_flops`); "explicit" (:class:`ExplicitLinearization`) forms W, serves the
-Bernoulli likelihood and is the reference; "auto" picks the cheaper one.
+With a Gaussian likelihood Λ = σ⁻² Aᵀ G A + I and Wᵀv = Aᵀ(W_Lᵀ v), with G = W_LᵀW_L computed
+once per call for the whole batch, so W (D×d per example) is never formed: the "gram" path
+(:class:`GramLinearization`). It does fewer FLOPs roughly when the last hidden width is below
+the output size (:func:`jacobian_flops`). The "explicit" path (:class:`ExplicitLinearization`)
+forms W; it serves the Bernoulli likelihood and is the reference. "auto" picks the cheaper one.
 """
 
 from __future__ import annotations
