@@ -98,8 +98,8 @@ def run_key(chapter: str, params: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-#: significant digits a recorded metric keeps: far above any run-to-run noise, far below the
-#: 17 digits of a float's repr, whose last ones differ from one CPU to another.
+#: How many significant digits a recorded metric keeps (far above any run-to-run noise, far
+#: below the 17 digits of a float's repr, whose last ones differ from one CPU to another).
 SIGNIFICANT_DIGITS = 6
 
 

@@ -23,7 +23,7 @@ import companion
 from companion.paths import repository_root
 from companion.results import run_key
 
-#: Library folders left out of the code version: this package only schedules runs.
+#: Library folders left out of the code version (this package only schedules runs).
 _NOT_CODE = ("reproduce",)
 
 

@@ -44,8 +44,8 @@ DAMPING: dict[str, Callable[[int], float]] = {
 }
 
 
-#: How an update gets Λ and Wᵀv: form W ("explicit"), use G = W_LᵀW_L ("gram", Gaussian
-#: likelihood only), or pick the one with fewer FLOPs ("auto").
+#: How an update gets Λ and Wᵀv. "explicit" forms W, "gram" uses G = W_LᵀW_L (Gaussian
+#: likelihood only), "auto" picks the one with fewer FLOPs.
 JACOBIANS = ("auto", "explicit", "gram")
 
 
