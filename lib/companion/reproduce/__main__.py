@@ -35,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
     what = p.add_argument_group("what to run")
     what.add_argument("--chapters", help="comma-separated chapters (default: every chapter "
                       "with a notebook and a GRID)")
-    what.add_argument("--profile", default="cpu", help="profile whose grid is run: cpu or paper "
+    what.add_argument("--profile", default="cpu", help="profile whose grid is run: cpu, cpu-long or paper "
                       "(default: cpu)")
     what.add_argument("--seeds", help="seeds, e.g. 0,1,2 or 0-4 (default: the grid's, else 0)")
     what.add_argument("--only", action="append", default=[], metavar="KEY=VALUE[,VALUE]",
