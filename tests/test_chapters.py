@@ -2,7 +2,8 @@
 
 import pytest
 
-from companion.chapters import CHAPTERS, available_chapters, format_parameter, parameter_table
+from companion.chapters import (CHAPTERS, available_chapters, format_parameter, parameter_table,
+                                settings_module)
 
 
 def test_every_registered_chapter_is_present_with_its_notebook():
@@ -18,7 +19,9 @@ def test_every_registered_chapter_is_present_with_its_notebook():
 def test_parameter_table_lists_common_and_profile_parameters(chapter):
     table = parameter_table(chapter)
     assert {"seed", "device", "data_dir"} <= set(table.index)
-    assert list(table.columns) == ['profile="cpu"', 'profile="paper"']
+    profiles = list(settings_module(chapter).PROFILES)
+    assert {"cpu", "paper"} <= set(profiles)
+    assert list(table.columns) == [f'profile="{profile}"' for profile in profiles]
 
 
 def test_parameters_are_formatted_as_typed():

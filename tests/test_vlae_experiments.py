@@ -94,3 +94,50 @@ def test_a_model_killed_half_way_resumes_from_its_checkpoint(tmp_path, monkeypat
         torch.testing.assert_close(resumed.model.state_dict()[name], tensor, rtol=0, atol=0)
     again = fit_model("vae", params, data)
     assert again.history.equals(resumed.history) and again.seconds < resumed.seconds
+
+
+def long_runs(vlae_gain: float, noise: tuple[float, ...], t8_gain: float = 2.0):
+    """cpu-long records by hand: per seed, one T=4 run of every model and VAE+VLAE runs at
+    T=1 and T=8; VLAE(T=4) − VAE = ``vlae_gain`` + the seed's noise."""
+    rows = []
+    for seed, shift in enumerate(noise):
+        for steps, models in ((4, {"VAE": 0.0, "SA-VAE": 1.0, "VAE+HF": 0.5, "VLAE": vlae_gain + shift}),
+                              (1, {"VAE": 0.0, "VLAE": vlae_gain - t8_gain}),
+                              (8, {"VAE": 0.0, "VLAE": vlae_gain + shift * 0.1})):
+            base = {"run_id": f"run-{seed}-{steps}", "profile": "cpu-long", "param_seed": seed,
+                    "param_steps": steps, "param_dataset": "mnist5k", "param_likelihood": "gaussian",
+                    "param_epochs": 100, "param_latent_dim": 16, "param_hidden_dim": 200}
+            for model, value in models.items():
+                rows.append({**base, "model": model, "steps": 0 if model == "VAE" else steps,
+                             "log_px": 100.0 + seed + value})
+    return pd.DataFrame(rows)
+
+
+def test_long_claims_follow_the_paired_rule():
+    from companion.vlae.experiments import long_claims
+
+    clear = long_claims(long_runs(5.0, (0.1, -0.2, 0.15))).set_index(["likelihood", "claim"])
+    gaussian = clear.loc["gaussian"]
+    assert gaussian.loc["VLAE (T=4) beats the VAE", "verdict"] == "reproduced"
+    beats = gaussian.loc["VLAE (T=4) beats the strongest baseline at T=4"]
+    assert beats["compared with"] == "SA-VAE (T=4)" and beats["verdict"] == "reproduced"
+    assert beats["difference per seed"] == "+4.10, +3.80, +4.15"
+    assert gaussian.loc["more updates help VLAE (T=8 over T=1)", "verdict"] == "reproduced"
+    assert set(clear.loc["bernoulli", "verdict"]) == {"not run"}
+    noisy = long_claims(long_runs(1.0, (3.0, -2.5, 0.2))).set_index(["likelihood", "claim"])
+    assert noisy.loc[("gaussian", "VLAE (T=4) beats the strongest baseline at T=4"), "verdict"] == "inconclusive"
+    behind = long_claims(long_runs(-4.0, (0.1, -0.1, 0.0))).set_index(["likelihood", "claim"])
+    assert behind.loc[("gaussian", "VLAE (T=4) beats the VAE"), "verdict"] == "not reproduced"
+    two_seeds = long_claims(long_runs(5.0, (0.1, -0.2))).set_index(["likelihood", "claim"])
+    assert two_seeds.loc[("gaussian", "VLAE (T=4) beats the VAE"), "verdict"] == "inconclusive"
+
+
+def test_long_table_shows_both_paper_sources():
+    from companion.vlae.experiments import long_table
+
+    bernoulli = long_runs(5.0, (0.1, -0.2, 0.15)).assign(param_likelihood="bernoulli")
+    table = long_table(bernoulli, reported("vlae_table1"), reported("vlae_poster"))
+    row = table.loc[("bernoulli", "VLAE (T=4)")]
+    assert row["seeds"] == 3 and row["ours − VAE"] == pytest.approx(5.02, abs=0.01)
+    assert row["paper − VAE (summary)"] == pytest.approx(-94.41 + 96.73)
+    assert row["paper − VAE (poster)"] == pytest.approx(-83.72 + 85.37)

@@ -90,8 +90,10 @@ def test_bernoulli_update_is_a_newton_step():
             return (likelihood.log_prob(x[index], decoder(z)) + standard_normal_log_prob(z))
         z = start[index]
         gradient = torch.func.grad(log_joint)(z)
-        hessian = torch.autograd.functional.hessian(log_joint, z)
-        # Newton: z − H⁻¹ ∇f, with H the autograd Hessian of the log joint.
+        # the autograd Hessian of the log joint, less the authors' ε·WᵀW (ε added to p(1 − p))
+        hessian = (torch.autograd.functional.hessian(log_joint, z)
+                   - likelihood.clamp * jacobian[index].mT @ jacobian[index])
+        # Newton: z − H⁻¹ ∇f
         newton = z - torch.linalg.solve(hessian, gradient)
         torch.testing.assert_close(posterior.mean[index], newton)
         precision = laplace_precision(jacobian[index], likelihood.output_curvature(decoder(z)))

@@ -115,3 +115,12 @@ def test_vlae_refuses_a_bad_jacobian_option_when_built():
     with pytest.raises(ValueError, match="jacobian='gram' needs a Gaussian likelihood"):
         build_model("vlae", 12, 3, 16, "bernoulli", jacobian="gram")
     assert build_model("vlae", 12, 3, 16, "bernoulli", jacobian="explicit").jacobian == "explicit"
+
+
+def test_bernoulli_curvature_is_the_authors_clamped_p_times_one_minus_p_plus_epsilon():
+    from companion.vlae.networks import BernoulliLikelihood
+
+    logits = torch.tensor([0.0, 40.0, -40.0], dtype=torch.float64)
+    curvature = BernoulliLikelihood().output_curvature(logits)
+    clamped = torch.tensor([0.5, 1 - 1e-5, 1e-5], dtype=torch.float64)
+    torch.testing.assert_close(curvature, clamped * (1 - clamped) + 1e-5)

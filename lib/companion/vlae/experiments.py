@@ -17,6 +17,7 @@ import torch
 
 from companion.config import resolve_device
 from companion.data import batches, center, dynamic_binarize, flatten, load_images, pixel_mean
+from companion.evidence import paired_verdict
 from companion.results import Stopwatch, run_key
 from companion.training import checkpoint_fingerprint, checkpoint_folder, seed_everything, train
 from companion.vlae.evaluation import (
@@ -374,3 +375,71 @@ def setting_summary(runs: pd.DataFrame, paper: pd.DataFrame, params: dict[str, A
         "paper_margin": paper_vlae - paper_rivals,
         "paper_steps_change": paper_vlae - reported_value("VLAE", smallest),
     }
+
+
+#: The claims the cpu-long evidence decides: (claim, VLAE's steps, rival model, rival's steps);
+#: the rival "strongest" is the baseline with the highest mean log p(x) at T = 4.
+LONG_CLAIMS = (
+    ("VLAE (T=4) beats the VAE", 4, "VAE", 0),
+    ("VLAE (T=4) beats the strongest baseline at T=4", 4, "strongest", 4),
+    ("more updates help VLAE (T=8 over T=1)", 8, "VLAE", 1),
+)
+
+
+def paired_log_px(runs: pd.DataFrame, first: tuple[str, int], second: tuple[str, int]) -> pd.Series:
+    """log p(x) of ``first`` minus ``second`` (each a (model, T)) per seed, over the seeds that
+    have both (the two trained with the same seed and data order)."""
+    frame = per_seed(runs).set_index(["model", "steps", "seed"])["log_px"]
+    a, b = frame.xs(first, level=["model", "steps"]), frame.xs(second, level=["model", "steps"])
+    return (a - b).dropna().sort_index() if len(a) and len(b) else pd.Series(dtype=float)
+
+
+def strongest_baseline(runs: pd.DataFrame, steps: int) -> tuple[str, int] | None:
+    """The baseline with the highest mean log p(x) over seeds: SA-VAE or VAE+HF at ``steps``,
+    or the VAE (None when none is recorded)."""
+    stats = per_seed(runs).groupby(["model", "steps"])["log_px"].mean()
+    rivals = [(model, at) for (model, at) in stats.index
+              if (model != "VLAE" and at == steps) or model == "VAE"]
+    return max(rivals, key=lambda key: stats[key]) if rivals else None
+
+
+def long_claims(runs: pd.DataFrame) -> pd.DataFrame:
+    """The paper's three claims decided per likelihood on the ``cpu-long`` runs by the paired
+    rule of :mod:`companion.evidence`: one row per (likelihood, claim) with the per-seed
+    differences, their mean ± sd, the p-value and the verdict."""
+    rows = []
+    for likelihood in ("gaussian", "bernoulli"):
+        subset = runs[runs["param_likelihood"] == likelihood] if len(runs) else runs
+        for claim, steps, rival, rival_steps in LONG_CLAIMS:
+            second = (strongest_baseline(subset, rival_steps) if rival == "strongest" and len(subset)
+                      else (rival, rival_steps))
+            differences = (paired_log_px(subset, ("VLAE", steps), second)
+                           if len(subset) and second else pd.Series(dtype=float))
+            verdict = paired_verdict(differences.tolist())
+            rows.append({
+                "likelihood": likelihood, "claim": claim,
+                "compared with": model_label(*second) if second else "—",
+                "difference per seed": ", ".join(f"{value:+.2f}" for value in differences),
+                "mean ± sd": verdict.detail, "p": verdict.p_value, "verdict": verdict.verdict,
+            })
+    return pd.DataFrame(rows)
+
+
+def long_table(runs: pd.DataFrame, summary: pd.DataFrame, poster: pd.DataFrame) -> pd.DataFrame:
+    """The ``cpu-long`` log p(x) per likelihood and (model, T): mean ± sd over seeds and the gain
+    over the VAE, beside the paper's gains on MNIST from the research summary's Table 1 and,
+    for binarised MNIST, from the published poster."""
+    stats = seed_statistics(runs)
+    rows = []
+    for _, row in stats.iterrows():
+        gains = {}
+        for source, table in (("summary", summary), ("poster", poster)):
+            value = paper_value(table, row["model"], row["steps"], row["dataset"], row["likelihood"])
+            vae = paper_value(table, "VAE", 0, row["dataset"], row["likelihood"])
+            gains[f"paper − VAE ({source})"] = value - vae
+        rows.append({"likelihood": row["likelihood"], "model": model_label(row["model"], row["steps"]),
+                     "seeds": int(row["seeds"]), "log p(x)": row["mean"], "sd": row["sd"],
+                     "ours − VAE": row["gain"], **gains})
+    columns = ["likelihood", "model", "seeds", "log p(x)", "sd", "ours − VAE",
+               "paper − VAE (summary)", "paper − VAE (poster)"]
+    return pd.DataFrame(rows, columns=columns).set_index(["likelihood", "model"]).round(2)

@@ -109,7 +109,7 @@ class GaussianLikelihood(nn.Module):
 class BernoulliLikelihood(nn.Module):
     """p(x|z) = Bernoulli(sigmoid(g(z))): the decoder outputs logits."""
 
-    #: p is clamped to [ε, 1 − ε] in the curvature p(1 − p), as in the authors' code.
+    #: the authors' code (network.py) clamps p to [ε, 1 − ε] and adds ε to p(1 − p)
     clamp = 1e-5
 
     def log_prob(self, x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
@@ -122,9 +122,10 @@ class BernoulliLikelihood(nn.Module):
         return x - torch.sigmoid(output)
 
     def output_curvature(self, output: torch.Tensor) -> torch.Tensor:
-        """−∂² log p(x|z) / ∂g² = diag(p(1 − p)), returned as the vector p(1 − p)."""
+        """−∂² log p(x|z) / ∂g² = diag(p(1 − p)), returned as the vector p(1 − p) + ε (p
+        clamped to [ε, 1 − ε], as the authors do), so that no pixel's curvature is 0."""
         p = torch.sigmoid(output).clamp(self.clamp, 1.0 - self.clamp)
-        return p * (1.0 - p)
+        return p * (1.0 - p) + self.clamp
 
 
 Likelihood = GaussianLikelihood | BernoulliLikelihood
