@@ -411,8 +411,10 @@ def long_claims(runs: pd.DataFrame) -> pd.DataFrame:
     for likelihood in ("gaussian", "bernoulli"):
         subset = runs[runs["param_likelihood"] == likelihood] if len(runs) else runs
         for claim, steps, rival, rival_steps in LONG_CLAIMS:
-            second = (strongest_baseline(subset, rival_steps) if rival == "strongest" and len(subset)
-                      else (rival, rival_steps))
+            if rival != "strongest":
+                second: tuple[str, int] | None = (rival, rival_steps)
+            else:
+                second = strongest_baseline(subset, rival_steps) if len(subset) else None
             differences = (paired_log_px(subset, ("VLAE", steps), second)
                            if len(subset) and second else pd.Series(dtype=float))
             verdict = paired_verdict(differences.tolist())
@@ -443,3 +445,13 @@ def long_table(runs: pd.DataFrame, summary: pd.DataFrame, poster: pd.DataFrame) 
     columns = ["likelihood", "model", "seeds", "log p(x)", "sd", "ours − VAE",
                "paper − VAE (summary)", "paper − VAE (poster)"]
     return pd.DataFrame(rows, columns=columns).set_index(["likelihood", "model"]).round(2)
+
+
+def long_summary(claims: pd.DataFrame) -> str:
+    """The verdicts of :func:`long_claims` as Markdown sentences, one bullet per claim."""
+    lines = []
+    for _, row in claims.iterrows():
+        against = f" (against {row['compared with']})" if row["compared with"] != "—" else ""
+        lines.append(f"- {row['likelihood'].capitalize()}: *{row['claim']}*{against}: "
+                     f"**{row['verdict']}** — {row['mean ± sd']}.")
+    return "\n".join(lines)

@@ -47,21 +47,47 @@ def true_log_posterior(model: LatentVariableModel, x: torch.Tensor, points: torc
         return model.log_joint(x, points)[:, 0]
 
 
-def posterior_window(model: LatentVariableModel, x: torch.Tensor, margin: float = 4.0) -> tuple[np.ndarray, float]:
+def grid_posterior(model: LatentVariableModel, x: torch.Tensor, center: np.ndarray, half_width: float,
+                   points: int) -> tuple[np.ndarray, np.ndarray]:
+    """The true posterior p(z|x) normalised over a grid: the points (N×2) and their weights."""
+    first, _, grid = latent_grid(center, half_width, points)
+    weights = np.exp(grid_values(true_log_posterior(model, x, grid), first)).ravel()
+    return grid[:, 0].double().numpy(), weights / weights.sum()
+
+
+def posterior_window(model: LatentVariableModel, x: torch.Tensor, margin: float = 4.0,
+                     points: int = 161) -> tuple[np.ndarray, float]:
     """Centre and half-width of a grid holding the true posterior (its mean ± ``margin`` sd).
 
     Found in two passes: the prior's ±5 box first, then a box around what the first found.
     """
     center, half_width = np.zeros(2), 5.0
     for _ in range(2):
-        first, second, points = latent_grid(center, half_width, 161)
-        weights = np.exp(grid_values(true_log_posterior(model, x, points), first)).ravel()
-        weights /= weights.sum()
-        coordinates = points[:, 0].double().numpy()
+        coordinates, weights = grid_posterior(model, x, center, half_width, points)
         center = weights @ coordinates
         spread = np.sqrt(weights @ (coordinates - center) ** 2).max()
-        half_width = margin * spread + 4.0 * half_width / 160
+        half_width = margin * spread + 4.0 * half_width / (points - 1)
     return center, half_width
+
+
+def posterior_correlation(model: LatentVariableModel, x: torch.Tensor, points: int = 61) -> float:
+    """Correlation of z₁ and z₂ under a 2-D model's true posterior p(z|x), from its moments on a
+    grid: 0 when the posterior is axis-aligned (what a diagonal q can fit), ±1 when degenerate."""
+    x = x.reshape(1, -1)
+    center, half_width = posterior_window(model, x, points=points)
+    coordinates, weights = grid_posterior(model, x, center, half_width, points)
+    centred = coordinates - weights @ coordinates
+    covariance = (centred * weights[:, None]).T @ centred
+    return float(covariance[0, 1] / np.sqrt(covariance[0, 0] * covariance[1, 1]))
+
+
+def most_correlated_posterior(models: Mapping[str, LatentVariableModel], x: torch.Tensor) -> int:
+    """Index of the example of ``x`` whose true posteriors (each 2-D model's own) are the most
+    correlated, by the mean |correlation| over the models: the example on which a diagonal
+    q's limitation and a full covariance's use can be seen."""
+    scores = [np.mean([abs(posterior_correlation(model, example)) for model in models.values()])
+              for example in x]
+    return int(np.argmax(scores))
 
 
 def _landscape(ax: Axes, first: np.ndarray, second: np.ndarray, log_density: np.ndarray) -> None:

@@ -1,0 +1,38 @@
+"""companion.vlae.figures: the example chosen for the posterior-shapes figure."""
+
+import torch
+
+from companion.vlae.figures import most_correlated_posterior, posterior_correlation
+from companion.vlae.models import build_model
+from companion.vlae.networks import MLP
+
+
+def linear_model(weight: torch.Tensor):
+    """A 2-D VAE whose decoder is the linear map ``weight`` (D×2), σ² = 1: its true posterior
+    is N(Λ⁻¹Wᵀx, Λ⁻¹) with Λ = WᵀW + I, whatever x."""
+    model = build_model("vae", weight.shape[0], 2, 8, "gaussian")
+    model.decoder = MLP([2, weight.shape[0]])
+    with torch.no_grad():
+        model.decoder.layers[0].weight.copy_(weight)
+        model.decoder.layers[0].bias.zero_()
+    return model
+
+
+def test_true_posterior_correlation_matches_the_linear_gaussian_closed_form():
+    weight = torch.tensor([[1.0, 0.8], [0.5, 1.5], [0.0, 0.3]])
+    covariance = torch.linalg.inv(weight.T @ weight + torch.eye(2))
+    expected = float(covariance[0, 1] / (covariance[0, 0] * covariance[1, 1]).sqrt())
+    x = torch.tensor([0.3, -0.2, 1.0])
+    assert abs(posterior_correlation(linear_model(weight), x, points=81) - expected) < 0.01
+    orthogonal = linear_model(torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
+    assert abs(posterior_correlation(orthogonal, x, points=81)) < 0.01
+
+
+def test_the_chosen_example_has_the_most_correlated_posteriors():
+    # one decoder; the posterior's correlation does not depend on x for a linear Gaussian model,
+    # so a Bernoulli decoder (whose curvature p(1 − p) depends on x through z) is used instead
+    torch.manual_seed(0)
+    model = build_model("vae", 6, 2, 8, "bernoulli")
+    x = torch.bernoulli(torch.full((5, 6), 0.5))
+    scores = [abs(posterior_correlation(model, example)) for example in x]
+    assert most_correlated_posterior({"vae": model}, x) == max(range(5), key=scores.__getitem__)
