@@ -322,6 +322,18 @@ poster = paper.reported("vlae_poster")
  else Markdown("No `cpu-long` run is recorded yet."))
 
 # %% [markdown]
+# Every model's gain in $\log p(x)$ over the VAE trained in the same run (same seed), for every
+# recorded seed ({glue:text}`seed_points_caption`):
+
+# %%
+from companion.plotting import SEED_POINTS_CAPTION
+
+glue("seed_points_caption", SEED_POINTS_CAPTION, display=False)
+if len(long_runs):
+    figures.seed_gains(long_runs)
+    plt.show()
+
+# %% [markdown]
 # $\log p(x)$ in nats per image (mean and sd over seeds), the gain over the VAE of the same runs,
 # and the paper's gains on MNIST from two sources: the research summary's Table 1 (the January
 # 2019 submission) and, for binarised MNIST, the published results on the authors' ICML poster,

@@ -36,3 +36,17 @@ def test_the_chosen_example_has_the_most_correlated_posteriors():
     x = torch.bernoulli(torch.full((5, 6), 0.5))
     scores = [abs(posterior_correlation(model, example)) for example in x]
     assert most_correlated_posterior({"vae": model}, x) == max(range(5), key=scores.__getitem__)
+
+
+def test_seed_gains_draws_every_seed_of_every_model():
+    from test_vlae_experiments import long_runs
+
+    from companion.vlae.figures import seed_gains
+
+    figure = seed_gains(long_runs(5.0, (0.1, -0.2, 0.15)))
+    (ax,) = figure.axes
+    dots = sum(len(collection.get_offsets()) for collection in ax.collections)
+    # T=4: SA-VAE, VAE+HF, VLAE; T=1 and T=8: VLAE — five models × three seeds
+    assert dots == 15
+    assert [label.get_text() for label in ax.get_xticklabels()] == [
+        "SA-VAE (T=4)", "VAE+HF (T=4)", "VLAE (T=1)", "VLAE (T=4)", "VLAE (T=8)"]

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+import seaborn as sns
 from matplotlib.axes import Axes
+
+#: What :func:`seed_points` draws, for captions: the interval is stated, never implied.
+SEED_POINTS_CAPTION = "dots: every seed; black bar: mean ± 1 sd over seeds"
 
 
 def tile_images(images: np.ndarray, columns: int) -> np.ndarray:
@@ -31,4 +36,16 @@ def show_images(images: np.ndarray, columns: int, ax: Axes | None = None, title:
     ax.set_axis_off()
     if title:
         ax.set_title(title)
+    return ax
+
+
+def seed_points(frame: pd.DataFrame, x: str, y: str, ax: Axes | None = None, order: list | None = None) -> Axes:
+    """Every seed's ``y`` as a dot per category ``x``, with the mean ± 1 sd over seeds as a black
+    bar (see :data:`SEED_POINTS_CAPTION`): comparisons over seeds show their spread."""
+    ax = ax or plt.gca()
+    sns.stripplot(data=frame, x=x, y=y, order=order, ax=ax, color="tab:blue", size=5, jitter=0.15,
+                  alpha=0.8)
+    sns.pointplot(data=frame, x=x, y=y, order=order, ax=ax, errorbar="sd", color="black",
+                  linestyle="none", markers="_", markersize=14, capsize=0.2, err_kws={"linewidth": 1.2})
+    ax.grid(axis="y", alpha=0.3)
     return ax

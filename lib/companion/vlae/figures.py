@@ -16,7 +16,9 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from companion.plotting import seed_points
 from companion.vlae.evaluation import correlation, posterior_moments
+from companion.vlae.experiments import model_label, per_seed
 from companion.vlae.laplace import DAMPING, decoder_linearization, laplace_target
 from companion.vlae.models import TITLES, VLAE, LatentVariableModel
 from companion.vlae.posteriors import FullCovarianceGaussian
@@ -230,5 +232,26 @@ def learning_curves(histories: Mapping[str, pd.DataFrame]) -> Figure:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("nats per image")
     axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def seed_gains(runs: pd.DataFrame) -> Figure:
+    """Each model's log p(x) gain over the VAE of the same run, every seed, per likelihood (the
+    recorded runs of one profile; see :func:`companion.plotting.seed_points`)."""
+    frame = per_seed(runs)
+    frame = frame[frame["model"] != "VAE"]
+    frame = frame.assign(label=[model_label(model, steps)
+                                for model, steps in zip(frame["model"], frame["steps"])])
+    likelihoods = list(dict.fromkeys(frame["param_likelihood"]))
+    fig, axes = plt.subplots(1, len(likelihoods), figsize=(5.5 * len(likelihoods), 3.4), squeeze=False)
+    for ax, likelihood in zip(axes[0], likelihoods):
+        subset = frame[frame["param_likelihood"] == likelihood]
+        seed_points(subset, "label", "gain", ax, order=list(dict.fromkeys(subset["label"])))
+        ax.axhline(0.0, color="grey", linewidth=0.8)
+        ax.set_title(f"{likelihood}: log p(x) − VAE's (nats)", fontsize=10)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     fig.tight_layout()
     return fig
