@@ -7,11 +7,18 @@ not depend on what the weights learned, only on the group sizes):
 * unsplit, 2 processes — its layers cut in two halves of equal FLOPs, successive batches
   pipelined through them (the paper's "layers split across GPUs");
 * split, 1 process — the split network alone (fewer FLOPs);
-* split, 1 process × 2 devices — :class:`MultiDeviceSplitNet` on ["cpu", "cpu"] (threads);
-* split, 2 processes — :func:`distributed_logits` over gloo: rank 0 runs the trunk and
-  broadcasts the features, each rank runs its branches, rank 0 gathers the logits.
+* split, 1 process × 2 devices — :class:`MultiDeviceSplitNet` on ["cpu", "cpu"] (threads),
+  batch by batch (``forward``) and pipelined across batches (``pipelined``);
+* split, 2 processes — over gloo, batch by batch (:func:`distributed_logits`: rank 0 runs the
+  trunk and broadcasts the features, each rank runs its branches, rank 0 gathers the logits)
+  and pipelined across batches (:func:`pipelined_split_logits`: rank 0 runs batch k + 1's
+  trunk while rank 1 runs its branches on batch k), so that both split modes and the
+  layer-split baseline are measured the same way.
 
-Every process uses one intra-op thread, so "2 processes" means two of this machine's cores.
+``ideal`` is the speed-up the FLOP split allows: the unsplit FLOPs over the FLOPs of the
+busiest worker (the first runs the trunk and its branches). Every process uses one intra-op
+thread, so "2 processes" means two of this machine's cores. ``--breakdown`` also prints where
+each worker's time goes (trunk, send, branches, wait) in the pipelined modes.
 Run ``python benchmarks/splitnet_parallel.py`` (spawns the gloo processes itself) or, for the
 distributed modes only, ``torchrun --nproc-per-node 2 benchmarks/splitnet_parallel.py``.
 ``--record`` stores the table in data/results/splitnet/parallel/ (or $COMPANION_RESULTS_DIR),
@@ -27,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -38,11 +46,14 @@ from companion.splitnet.assignment import SplitAssignments, balanced_groups
 from companion.splitnet.counting import count_cost
 from companion.splitnet.parallel import (
     MultiDeviceSplitNet,
+    PhaseClock,
     balanced_cut,
+    branch_placement,
     distributed_logits,
     init_from_environment,
     launch_local,
     pipelined_logits,
+    pipelined_split_logits,
 )
 from companion.splitnet.split import SplitWideResNet, split_network
 from companion.splitnet.wrn import WideResNet
@@ -80,11 +91,12 @@ def seconds(model: torch.nn.Module, batches: list[torch.Tensor], repeats: int) -
 
 
 @torch.no_grad()
-def distributed_seconds(rank: int, world: int, args: argparse.Namespace) -> dict[str, float]:
-    """The two-process modes; every rank calls this, rank 0's clock is returned."""
+def distributed_seconds(rank: int, world: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The two-process modes; every rank calls this. Rank 0's clock gives the times; each
+    rank's phase breakdown of the pipelined split modes is returned too."""
     network, splits, batches = build(args)
     cut = balanced_cut(network, (3, args.image, args.image))
-    timings = {}
+    timings: dict[str, Any] = {"breakdown": {}}
 
     def timed(name: str, run) -> None:
         run(batches[:1])  # warm-up
@@ -100,43 +112,96 @@ def distributed_seconds(rank: int, world: int, args: argparse.Namespace) -> dict
     timed("unsplit", lambda xs: pipelined_logits(network, xs, cut))
     for tree, split in splits.items():
         timed(tree, lambda xs, split=split: [distributed_logits(split, x if rank == 0 else None) for x in xs])
+        timed(f"{tree} pipelined", lambda xs, split=split: pipelined_split_logits(split, xs))
+        clock = PhaseClock()
+        pipelined_split_logits(split, batches, clock=clock)
+        timings["breakdown"][tree] = dict(clock.seconds)
     return timings
 
 
 def _spawned(rank: int, world: int, args: argparse.Namespace, out: str) -> None:
     timings = distributed_seconds(rank, world, args)
-    if rank == 0:
-        Path(out).write_text(json.dumps(timings))
+    Path(f"{out}.{rank}").write_text(json.dumps(timings))
 
 
-def measure(args: argparse.Namespace) -> pd.DataFrame:
-    """Every mode's time per image and speed-up over the unsplit network on one process."""
+def ideal_speedup(network: WideResNet, split: SplitWideResNet, shape: tuple[int, ...], workers: int) -> float:
+    """Unsplit FLOPs over the busiest worker's: the trunk and its branches on the first worker,
+    the other branches spread as :func:`branch_placement` places them."""
+    trunk = count_cost(split.trunk, shape).flops
+    with torch.no_grad():
+        features = split.trunk(torch.zeros(1, *shape)).shape[1:]
+    load = [0] * workers
+    load[0] += trunk
+    for branch, worker in zip(split.branches, branch_placement(len(split.branches), workers)):
+        load[worker] += count_cost(branch, tuple(features)).flops
+    return count_cost(network, shape).flops / max(load)
+
+
+def measure(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every mode's time per image and speed-up over the unsplit network on one process, and
+    the phase breakdown of the pipelined modes (seconds per pass, per worker)."""
     torch.set_num_threads(1)
     network, splits, batches = build(args)
     images = args.batch * args.batches
     shape = (3, args.image, args.image)
     rows = [{"network": "baseline", "tree": "1-1-1", "mode": "1 process", "processes": 1,
-             "seconds": seconds(network, batches, args.repeats), "gflops": count_cost(network, shape).flops / 1e9}]
+             "seconds": seconds(network, batches, args.repeats), "gflops": count_cost(network, shape).flops / 1e9,
+             "ideal": 1.0}]
+    breakdown = []
     for tree, split in splits.items():
         gflops = count_cost(split, shape).flops / 1e9
+        ideal = ideal_speedup(network, split, shape, 2)
         rows.append({"network": NAMES.get(tree, tree), "tree": tree, "mode": "1 process",
-                     "processes": 1, "seconds": seconds(split, batches, args.repeats), "gflops": gflops})
+                     "processes": 1, "seconds": seconds(split, batches, args.repeats), "gflops": gflops,
+                     "ideal": ideal_speedup(network, split, shape, 1)})
         spread = MultiDeviceSplitNet(split, ["cpu", "cpu"])
         rows.append({"network": NAMES.get(tree, tree), "tree": tree, "mode": "1 process, 2 devices (threads)",
-                     "processes": 1, "seconds": seconds(spread, batches, args.repeats), "gflops": gflops})
+                     "processes": 1, "seconds": seconds(spread, batches, args.repeats), "gflops": gflops,
+                     "ideal": ideal})
+        rows.append({"network": NAMES.get(tree, tree), "tree": tree,
+                     "mode": "1 process, 2 devices (threads), pipelined", "processes": 1,
+                     "seconds": seconds_pipelined(spread, batches, args.repeats), "gflops": gflops,
+                     "ideal": ideal})
+        clock = PhaseClock()
+        with torch.no_grad():
+            spread.pipelined(batches, clock)
+        breakdown.append({"tree": tree, "mode": "threads, pipelined", "worker": "thread 0",
+                          **clock.seconds})
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "timings.json")
         launch_local(_spawned, 2, args, out, threads=1)
-        timings = json.loads(Path(out).read_text())
+        timings = json.loads(Path(f"{out}.0").read_text())
+        other = json.loads(Path(f"{out}.1").read_text())
     rows.append({"network": "baseline, layers split", "tree": "1-1-1", "mode": "2 processes, pipelined",
-                 "processes": 2, "seconds": timings["unsplit"], "gflops": rows[0]["gflops"]})
+                 "processes": 2, "seconds": timings["unsplit"], "gflops": rows[0]["gflops"],
+                 "ideal": 2.0})
     for tree in splits:
+        gflops = count_cost(splits[tree], shape).flops / 1e9
+        ideal = ideal_speedup(network, splits[tree], shape, 2)
         rows.append({"network": NAMES.get(tree, tree), "tree": tree, "mode": "2 processes (gloo)",
-                     "processes": 2, "seconds": timings[tree], "gflops": count_cost(splits[tree], shape).flops / 1e9})
+                     "processes": 2, "seconds": timings[tree], "gflops": gflops, "ideal": ideal})
+        rows.append({"network": NAMES.get(tree, tree), "tree": tree, "mode": "2 processes (gloo), pipelined",
+                     "processes": 2, "seconds": timings[f"{tree} pipelined"], "gflops": gflops, "ideal": ideal})
+        for rank, source in enumerate((timings, other)):
+            breakdown.append({"tree": tree, "mode": "processes, pipelined", "worker": f"rank {rank}",
+                              **source["breakdown"][tree]})
     table = pd.DataFrame(rows)
     table["images_per_s"] = images / table["seconds"]
     table["speedup"] = table["images_per_s"] / table.loc[0, "images_per_s"]
-    return table
+    table["of_ideal"] = table["speedup"] / table["ideal"]
+    return table, pd.DataFrame(breakdown).fillna(0.0)
+
+
+@torch.no_grad()
+def seconds_pipelined(model: MultiDeviceSplitNet, batches: list[torch.Tensor], repeats: int) -> float:
+    """As :func:`seconds`, for the pipelined pass over all ``batches`` at once."""
+    model.pipelined(batches[:1])
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.pipelined(batches)
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def with_paper(table: pd.DataFrame) -> pd.DataFrame:
@@ -160,6 +225,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="passes per mode; the fastest counts")
     parser.add_argument("--trees", type=lambda text: text.split(","), default=["1-2-2", "2-2-2", "2-4-4"])
     parser.add_argument("--record", action="store_true", help="store the table as a run record")
+    parser.add_argument("--breakdown", action="store_true", help="print the phase breakdown too")
     return parser.parse_args(argv)
 
 
@@ -170,15 +236,21 @@ def main(argv: list[str] | None = None) -> None:
         init_from_environment("gloo")
         timings = distributed_seconds(dist.get_rank(), dist.get_world_size(), args)
         if dist.get_rank() == 0:
-            print(json.dumps({name: args.batch * args.batches / s for name, s in timings.items()}, indent=1))
+            print(json.dumps({name: args.batch * args.batches / s for name, s in timings.items()
+                              if name != "breakdown"}, indent=1))
         dist.destroy_process_group()
         return
     start = time.perf_counter()
-    table = with_paper(measure(args))
-    shown = table.drop(columns=["seconds"]).round({"gflops": 3, "images_per_s": 1, "speedup": 2})
+    table, breakdown = measure(args)
+    table = with_paper(table)
+    shown = table.drop(columns=["seconds"]).round({"gflops": 3, "images_per_s": 1, "speedup": 2,
+                                                   "ideal": 2, "of_ideal": 2})
     print(f"WRN-{args.depth}-{args.width}, {args.image}×{args.image} inputs, batch {args.batch}, "
           f"{args.batches} batches, 1 thread per process, fastest of {args.repeats} passes")
     print(shown.to_string(index=False))
+    if args.breakdown:
+        print("\nwhere the time of one pipelined pass goes (seconds per worker):")
+        print(breakdown.round(3).to_string(index=False))
     if args.record:
         params = {"profile": "cpu", "depth": args.depth, "width": args.width, "classes": args.classes,
                   "image": args.image, "batch": args.batch, "batches": args.batches, "repeats": args.repeats,

@@ -8,8 +8,10 @@ from companion.splitnet.parallel import (
     balanced_cut,
     branch_placement,
     distributed_logits,
+    PhaseClock,
     launch_local,
     pipelined_logits,
+    pipelined_split_logits,
     sequential_layers,
 )
 from companion.splitnet.split import split_network
@@ -48,11 +50,16 @@ def test_multi_device_keeps_autograd_in_its_threads():
 
 
 def _distributed_task(rank, world, out_path, network, split, x):
+    stream = [x, x[:2].flip(0), x[1:4] * 2.0]  # different batches, the last of another size
+    clock = PhaseClock()
     with torch.no_grad():
         logits = distributed_logits(split, x if rank == 0 else None)
         pipelined = pipelined_logits(network, [x, x[:2]], balanced_cut(network, (1, 8, 8)))
+        split_stream = pipelined_split_logits(split, stream if rank == 0 else len(stream), clock=clock)
+    assert clock.seconds["branches"] > 0 and clock.seconds["wait"] >= 0
     if rank == 0:
         torch.save(logits, f"{out_path}.split")
+        torch.save(split_stream, f"{out_path}.split_stream")
     else:
         assert logits is None
         torch.save(pipelined, f"{out_path}.pipelined")
@@ -68,6 +75,25 @@ def test_two_gloo_processes_give_the_single_device_logits(tmp_path):
     first, second = torch.load(tmp_path / "out.pipelined")
     torch.testing.assert_close(first, expected_full, atol=1e-5, rtol=0)
     torch.testing.assert_close(second, expected_full[:2], atol=1e-5, rtol=0)
+    stream = torch.load(tmp_path / "out.split_stream")
+    with torch.no_grad():  # every batch's logits, in order: none mixed up or dropped
+        expected_stream = [split(x), split(x[:2].flip(0)), split(x[1:4] * 2.0)]
+    assert [len(logits) for logits in stream] == [5, 2, 3]
+    for logits, expected in zip(stream, expected_stream):
+        torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)
+
+
+def test_pipelined_devices_give_every_batch_its_single_device_logits():
+    for tree in ("1-2-2", "2-4-4"):
+        _, split = _models(tree)
+        stream = [torch.randn(4, 1, 8, 8), torch.randn(3, 1, 8, 8), torch.randn(4, 1, 8, 8)]
+        clock = PhaseClock()
+        with torch.no_grad():
+            expected = [split(x) for x in stream]
+            logits = MultiDeviceSplitNet(split, ["cpu", "cpu"]).pipelined(stream, clock)
+        assert len(logits) == 3 and set(clock.seconds) == {"trunk", "branches", "wait"}
+        for got, want in zip(logits, expected):
+            torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
 
 
 def test_balanced_cut_splits_the_flops_of_the_layer_chain():

@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -33,6 +36,32 @@ from torch import multiprocessing
 from companion.splitnet.counting import layer_costs
 from companion.splitnet.split import SplitWideResNet
 from companion.splitnet.wrn import WideResNet
+
+
+class PhaseClock:
+    """Wall time spent in each named phase (trunk, send, branches, wait, ...), summed over
+    batches: where a model-parallel mode's time goes. ``with clock("trunk"): ...``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] += time.perf_counter() - start
+
+
+def _phase(clock: PhaseClock | None, phase: str):
+    """``clock(phase)``, or a context that measures nothing when there is no clock."""
+    return clock(phase) if clock is not None else _no_clock()
+
+
+@contextmanager
+def _no_clock() -> Iterator[None]:
+    yield
 
 
 def branch_placement(branches: int, workers: int) -> list[int]:
@@ -79,6 +108,38 @@ class MultiDeviceSplitNet(nn.Module):
             parts = [part.to(self.devices[0]) for future in futures for part in future.result()]
         return torch.cat(parts, dim=1).index_select(1, self.class_position)
 
+    def pipelined(self, batches: Sequence[torch.Tensor], clock: PhaseClock | None = None) -> list[torch.Tensor]:
+        """The logits of each of ``batches``, the batches overlapped: while the other devices'
+        threads run their branches on batch k, this thread runs the first device's branches on
+        batch k and then the trunk on batch k + 1. ``clock`` (optional) sums the time this
+        thread spends in the trunk, its branches and waiting for the others."""
+        own = [branch for branch, worker in zip(self.branches, self.placement) if worker == 0]
+        others = sorted(set(self.placement) - {0})
+        grad = torch.is_grad_enabled()
+        outputs: list[torch.Tensor] = []
+        pending: tuple[list[torch.Tensor], list[Future]] | None = None
+        with ThreadPoolExecutor(max_workers=max(len(others), 1)) as pool:
+            for x in batches:
+                with _phase(clock, "trunk"):
+                    features = self.trunk(x.to(self.devices[0]))
+                futures = [pool.submit(_run_branches,
+                                       [b for b, w in zip(self.branches, self.placement) if w == worker],
+                                       features.to(self.devices[worker], non_blocking=True), grad)
+                           for worker in others]
+                if pending is not None:
+                    outputs.append(self._collect(*pending, clock))
+                with _phase(clock, "branches"):
+                    mine = _run_branches(own, features, grad)
+                pending = (mine, futures)
+            if pending is not None:
+                outputs.append(self._collect(*pending, clock))
+        return outputs
+
+    def _collect(self, mine: list[torch.Tensor], futures: list[Future], clock: PhaseClock | None) -> torch.Tensor:
+        with _phase(clock, "wait"):
+            parts = mine + [part.to(self.devices[0]) for future in futures for part in future.result()]
+        return torch.cat(parts, dim=1).index_select(1, self.class_position)
+
 
 def distributed_logits(split: SplitWideResNet, x: torch.Tensor | None,
                        device: str | torch.device = "cpu") -> torch.Tensor | None:
@@ -115,6 +176,82 @@ def distributed_logits(split: SplitWideResNet, x: torch.Tensor | None,
     received = [torch.empty_like(padded) for _ in range(world)]
     dist.gather(padded, received, dst=0)
     return split.gather_logits([part[:, :width] for part, width in zip(received, widths) if width])
+
+
+def _logit_widths(split: SplitWideResNet, placement: list[int], world: int) -> list[int]:
+    widths = [0] * world
+    for branch, worker in zip(split.branches, placement):
+        widths[worker] += len(branch.classes)
+    return widths
+
+
+def pipelined_split_logits(split: SplitWideResNet, batches: Sequence[torch.Tensor] | int,
+                           device: str | torch.device = "cpu",
+                           clock: PhaseClock | None = None) -> list[torch.Tensor] | None:
+    """Logits of ``split`` for each batch, computed by every rank of the default process group
+    with successive batches overlapped (rank 0 returns them in batch order, the others None).
+
+    Rank 0 runs the trunk on batch k, sends the features to every other rank without waiting,
+    runs its own branches on them, and only then collects batch k − 1's logits from the
+    others, so it goes on to batch k + 1's trunk while they work on batch k: each batch costs
+    rank 0 the trunk plus its share of the branches, and the transfers overlap with compute.
+    Rank 0 passes the batches; the others pass them too or just their number. ``clock``
+    (optional) sums this rank's time in trunk, send, branches and wait (idle on a transfer).
+    """
+    rank, world = dist.get_rank(), dist.get_world_size()
+    device = torch.device(device)
+    placement = branch_placement(len(split.branches), world)
+    mine = [branch for branch, worker in zip(split.branches, placement) if worker == rank]
+    widths = _logit_widths(split, placement, world)
+    count = batches if isinstance(batches, int) else len(batches)
+    if rank != 0:
+        sent = []  # (tensor, request): a tensor must live until its send completes
+        for _ in range(count):
+            with _phase(clock, "wait"):
+                shape = torch.empty(4, dtype=torch.long, device=device)
+                dist.recv(shape, src=0)
+                features = torch.empty(tuple(shape.tolist()), device=device)
+                dist.recv(features, src=0)
+            with _phase(clock, "branches"):
+                logits = torch.cat([branch(features) for branch in mine], dim=1).contiguous()
+            with _phase(clock, "send"):
+                sent.append((logits, dist.isend(logits, dst=0)))
+        with _phase(clock, "wait"):
+            for _, request in sent:
+                request.wait()
+        return None
+    outputs: list[torch.Tensor] = []
+    pending = None
+    for x in batches:
+        with _phase(clock, "trunk"):
+            features = split.trunk(x.to(device)).contiguous()
+        with _phase(clock, "send"):
+            shape = torch.tensor(features.shape, device=device)
+            sends = [(shape, features, dist.isend(shape, dst=other), dist.isend(features, dst=other))
+                     for other in range(1, world)]
+            receives = [(other, features.new_empty(features.shape[0], widths[other]))
+                        for other in range(1, world) if widths[other]]
+            receives = [(buffer, dist.irecv(buffer, src=other)) for other, buffer in receives]
+        with _phase(clock, "branches"):
+            own = [branch(features) for branch in mine]
+        if pending is not None:
+            outputs.append(_gather_pipelined(split, *pending, clock))
+        pending = (own, receives, sends)
+    if pending is not None:
+        outputs.append(_gather_pipelined(split, *pending, clock))
+    return outputs
+
+
+def _gather_pipelined(split: SplitWideResNet, own: list[torch.Tensor], receives: list, sends: list,
+                      clock: PhaseClock | None) -> torch.Tensor:
+    """One batch's logits on rank 0: its own branches' and the received ones, in class order."""
+    with _phase(clock, "wait"):
+        for _, request in receives:
+            request.wait()
+        for *_, shape_request, features_request in sends:
+            shape_request.wait()
+            features_request.wait()
+    return split.gather_logits(own + [buffer for buffer, _ in receives])
 
 
 def sequential_layers(network: WideResNet) -> list[nn.Module]:
