@@ -49,12 +49,12 @@ def test_a_failed_claim_is_shown_as_failed(store):
 
 def test_a_paper_profile_run_raises_the_scale(store):
     _record_vhcr(store, 0.001, 0.4, 0.02, 0.3, profile="paper")
-    assert set(summary.vhcr_claims()["scale"]) == {"paper-scale run"}
+    assert set(summary.vhcr_claims()["scale"]) == {"paper scale"}
 
 
 def test_paper_numbers_come_from_the_reported_tables(store):
-    vlae = summary.vlae_claims()
-    assert vlae["paper"].iloc[0].startswith("6 of 6 data sets (MNIST: 650.3")
+    vlae = summary.vlae_claims().set_index("claim")
+    assert vlae.loc["VLAE beats VAE, SA-VAE and VAE+HF", "paper"].startswith("6 of 6 data sets (MNIST: 650.3")
     split = summary.splitnet_claims()
     assert "1.73×" in split["paper"].iloc[2] and "32.5–62.6%" in split["paper"].iloc[0]
 
@@ -63,4 +63,74 @@ def test_paper_numbers_come_from_the_reported_tables(store):
 def test_every_paper_has_claims_with_verdicts(claims):
     table = claims()
     assert len(table) >= 3
-    assert set(table["verdict"]) <= {summary.REPRODUCED, summary.NOT_REPRODUCED, summary.NOT_RUN}
+    assert set(table["verdict"]) <= set(summary.evidence.VERDICTS)
+    assert list(table.columns[:2]) == ["claim", "tested on"], "the claim is the first column"
+
+
+def _record_vlae(store, profile, gain, noise, dataset="mnist5k", epochs=100, seeds=(0, 1, 2)):
+    """VAE and VLAE at T=1 and T=4 per seed; VLAE(T=4) − VAE = ``gain`` + noise[seed]."""
+    for seed in seeds:
+        for steps in (1, 4):
+            params = {"profile": profile, "seed": seed, "steps": steps, "dataset": dataset,
+                      "likelihood": "gaussian", "epochs": epochs, "latent_dim": 16, "hidden_dim": 200}
+            rows = [{"model": "VAE", "steps": 0, "log_px": 100.0 + seed},
+                    {"model": "VLAE", "steps": steps,
+                     "log_px": 100.0 + seed + gain + noise[seed] - (4 - steps) * 0.5}]
+            results.record_run("vlae", params, rows, wall_time_s=1, device="cpu", directory=store)
+
+
+def _vlae_verdict(claim="VLAE beats the VAE"):
+    table = summary.vlae_claims()
+    return table[table["claim"] == claim]
+
+
+def test_an_effect_inside_the_seed_noise_is_inconclusive(store):
+    _record_vlae(store, "cpu", gain=0.3, noise=(2.0, -2.5, 1.0))
+    assert _vlae_verdict()["verdict"].tolist() == [summary.INCONCLUSIVE]
+
+
+def test_a_clear_effect_is_reproduced_and_an_opposite_one_is_not(store):
+    _record_vlae(store, "cpu", gain=5.0, noise=(0.1, -0.1, 0.2))
+    assert _vlae_verdict()["verdict"].tolist() == [summary.REPRODUCED]
+    _record_vlae(store, "cpu-long", gain=-5.0, noise=(0.1, -0.1, 0.2))
+    row = _vlae_verdict().iloc[0]
+    assert (row["verdict"], row["scale"]) == (summary.NOT_REPRODUCED, "cpu-long")
+    assert row["other scales"] == "CPU default: 1 reproduced", "profiles are never pooled"
+
+
+def test_a_duplicate_record_counts_once(store):
+    _record_vlae(store, "cpu", gain=5.0, noise=(0.1, -0.1, 0.2), seeds=(0, 1))
+    _record_vlae(store, "cpu", gain=5.0, noise=(0.1, -0.1, 0.2), seeds=(0, 1))
+    row = _vlae_verdict().iloc[0]
+    assert "over 2 seeds" in row["ours"] and row["verdict"] == summary.INCONCLUSIVE
+
+
+def test_one_extra_single_seed_run_does_not_flip_a_verdict(store):
+    _record_vlae(store, "cpu", gain=5.0, noise=(0.1, -0.1, 0.2))
+    _record_vlae(store, "cpu", gain=-3.0, noise=(0.0, 0.0, 0.0), epochs=8, seeds=(0,))
+    table = _vlae_verdict()
+    assert sorted(table["verdict"]) == [summary.INCONCLUSIVE, summary.REPRODUCED]
+
+
+def test_the_vlae_chapter_quotes_the_summarys_verdict():
+    """The committed chapter glues its CPU-default verdict from the same function."""
+    import json
+
+    from companion.vlae import settings
+    from companion.vlae.experiments import decide_claims, setting_of
+
+    notebook = json.loads((ROOT / "notebooks" / "vlae.ipynb").read_text())
+    glued = {}
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            scrap = output.get("metadata", {}).get("scrapbook", {})
+            if scrap.get("name"):
+                data = output["data"]
+                text = data.get(f"{scrap['mime_prefix']}text/markdown", data.get(f"{scrap['mime_prefix']}text/plain"))
+                glued[scrap["name"]] = "".join(text)
+    runs = results.load_runs("vlae", profile="cpu")
+    decided = decide_claims(runs)
+    decided = decided[decided["setting"] == setting_of(runs, settings("cpu"))].set_index("key")
+    assert glued["summary_verdict"].strip("*' ") == decided.loc["VLAE beats the VAE", "verdict"]
+    findings = [f for f in summary.vlae_findings() if f.scale == "cpu" and f.tested == "digits, gaussian"]
+    assert {f.claim: f.verdict for f in findings}["VLAE beats the VAE"] == decided.loc["VLAE beats the VAE", "verdict"]

@@ -2,11 +2,12 @@
 
 The notebook calls these so that it only narrates: :func:`prepare_data` → :func:`fit_model`
 (one model, with :func:`companion.training.train`) → :func:`evaluate_model`; the Table 1
-comparison reads the recorded runs (:func:`table1_comparison`, :func:`claim_checks`).
+comparison reads the recorded runs (:func:`table1_comparison`, :func:`decide_claims`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -276,67 +277,11 @@ def table1_comparison(runs: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["setting", "model"]).round(2)
 
 
-def _verdict(holds: bool, detail: str) -> str:
-    return f"{'yes' if holds else 'no'}: {detail}"
-
-
-def claim_checks(runs: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
-    """The paper's claims checked on the paper's numbers and on ours, one column per setting.
-
-    1. VLAE's log p(x) beats the VAE's (ours: by more than the spread over seeds);
-    2. VLAE beats every baseline at the same T;
-    3. more updates help VLAE (the largest recorded T beats the smallest).
-    """
-    stats = seed_statistics(runs)
-    claims = ["VLAE beats the VAE", "VLAE beats every baseline at the same T", "more updates help VLAE"]
-    columns = {}
-    for setting, group in stats.groupby("setting", sort=False):
-        dataset, likelihood = group["dataset"].iloc[0], group["likelihood"].iloc[0]
-        reported = paper[(paper["dataset"] == PAPER_DATASET.get(dataset, dataset))
-                         & (paper["likelihood"] == likelihood)]
-        label = f"paper ({PAPER_DATASET.get(dataset, dataset)}, {likelihood})"
-        if label not in columns:
-            columns[label] = _claims_on(reported.assign(low=reported["log_px"], high=reported["log_px"],
-                                                        mean=reported["log_px"]), seeds=False)
-        columns[f"ours: {setting}"] = _claims_on(group, seeds=True)
-    return pd.DataFrame(columns, index=claims)
-
-
-def _claims_on(table: pd.DataFrame, seeds: bool) -> list[str]:
-    """The three claims' verdicts on a table of (model, steps, mean, low, high[, seeds])."""
-    vlae = table[table["model"] == "VLAE"].sort_values("steps")
-    vae = table[table["model"] == "VAE"]
-    if vlae.empty or vae.empty:
-        return ["not run"] * 3
-    best, base = vlae.iloc[-1], vae.iloc[0]
-    gain = best["mean"] - base["mean"]
-    if seeds and min(best["seeds"], base["seeds"]) > 1:
-        spread = max(best["high"] - best["low"], base["high"] - base["low"])
-        first = _verdict(gain > spread, f"T={int(best['steps'])}: {best['mean']:.2f} vs {base['mean']:.2f} "
-                         f"({gain:+.2f}; spread over {int(min(best['seeds'], base['seeds']))} "
-                         f"seeds ≤ {spread:.2f})")
-    elif seeds:
-        first = _verdict(gain > 0, f"T={int(best['steps'])}: {best['mean']:.2f} vs {base['mean']:.2f} "
-                         f"({gain:+.2f}; one seed)")
-    else:
-        first = _verdict(gain > 0, f"T={int(best['steps'])}: {best['mean']:.2f} vs {base['mean']:.2f} "
-                         f"({gain:+.2f})")
-    margins = []
-    for _, row in vlae.iterrows():
-        rivals = table[(table["steps"] == row["steps"]) & (table["model"] != "VLAE")]
-        rivals = pd.concat([rivals, vae])
-        strongest = rivals.loc[rivals["mean"].idxmax()]
-        margins.append((row["mean"] - strongest["mean"], int(row["steps"]), model_label(strongest["model"], strongest["steps"])))
-    worst = min(margins)
-    second = _verdict(worst[0] > 0, f"smallest margin {worst[0]:+.2f} at T={worst[1]} (vs {worst[2]})")
-    if len(vlae) < 2:
-        third = "not run: one T recorded"
-    else:
-        low, high = vlae.iloc[0], vlae.iloc[-1]
-        change = high["mean"] - low["mean"]
-        third = _verdict(change > 0, f"T={int(high['steps'])}: {high['mean']:.2f} vs T={int(low['steps'])}: "
-                         f"{low['mean']:.2f} ({change:+.2f})")
-    return [first, second, third]
+def setting_of(runs: pd.DataFrame, params: dict[str, Any]) -> str:
+    """The setting label (see :func:`per_seed`) of the run with parameters ``params``."""
+    key = run_key("vlae", params)
+    frame = per_seed(runs)
+    return frame.loc[frame["run_id"].astype(str).str.endswith(key), "setting"].iloc[0]
 
 
 def setting_summary(runs: pd.DataFrame, paper: pd.DataFrame, params: dict[str, Any]) -> dict[str, float]:
@@ -347,9 +292,7 @@ def setting_summary(runs: pd.DataFrame, paper: pd.DataFrame, params: dict[str, A
     strongest other model at that T; ``steps_change``: VLAE at this T minus VLAE at the smallest
     recorded T; ``paper_*``: the same from the paper's Table 1 on the nearest data set.
     """
-    key = run_key("vlae", params)
-    frame = per_seed(runs)
-    setting = frame.loc[frame["run_id"].astype(str).str.endswith(key), "setting"].iloc[0]
+    setting = setting_of(runs, params)
     stats = seed_statistics(runs)
     stats = stats[stats["setting"] == setting].set_index(["model", "steps"])
     steps, dataset, likelihood = params["steps"], params["dataset"], params["likelihood"]
@@ -377,54 +320,82 @@ def setting_summary(runs: pd.DataFrame, paper: pd.DataFrame, params: dict[str, A
     }
 
 
-#: The claims the cpu-long evidence decides: (claim, VLAE's steps, rival model, rival's steps);
-#: the rival "strongest" is the baseline with the highest mean log p(x) at T = 4.
-LONG_CLAIMS = (
-    ("VLAE (T=4) beats the VAE", 4, "VAE", 0),
-    ("VLAE (T=4) beats the strongest baseline at T=4", 4, "strongest", 4),
-    ("more updates help VLAE (T=8 over T=1)", 8, "VLAE", 1),
-)
-
-
-def paired_log_px(runs: pd.DataFrame, first: tuple[str, int], second: tuple[str, int]) -> pd.Series:
+def paired_log_px(frame: pd.DataFrame, first: tuple[str, int], second: tuple[str, int]) -> pd.Series:
     """log p(x) of ``first`` minus ``second`` (each a (model, T)) per seed, over the seeds that
-    have both (the two trained with the same seed and data order)."""
-    frame = per_seed(runs).set_index(["model", "steps", "seed"])["log_px"]
-    a, b = frame.xs(first, level=["model", "steps"]), frame.xs(second, level=["model", "steps"])
+    have both (the two trained with the same seed and data order); ``frame`` is one setting's
+    :func:`per_seed` table."""
+    values = frame.set_index(["model", "steps", "seed"])["log_px"]
+    a, b = values.xs(first, level=["model", "steps"]), values.xs(second, level=["model", "steps"])
     return (a - b).dropna().sort_index() if len(a) and len(b) else pd.Series(dtype=float)
 
 
-def strongest_baseline(runs: pd.DataFrame, steps: int) -> tuple[str, int] | None:
-    """The baseline with the highest mean log p(x) over seeds: SA-VAE or VAE+HF at ``steps``,
-    or the VAE (None when none is recorded)."""
-    stats = per_seed(runs).groupby(["model", "steps"])["log_px"].mean()
-    rivals = [(model, at) for (model, at) in stats.index
+def strongest_baseline(frame: pd.DataFrame, steps: int) -> tuple[str, int] | None:
+    """The baseline with the highest mean log p(x) over seeds in one setting's :func:`per_seed`
+    table: SA-VAE or VAE+HF at ``steps``, or the VAE (None when none is recorded)."""
+    means = frame.groupby(["model", "steps"])["log_px"].mean()
+    rivals = [(model, at) for (model, at) in means.index
               if (model != "VLAE" and at == steps) or model == "VAE"]
-    return max(rivals, key=lambda key: stats[key]) if rivals else None
+    return max(rivals, key=lambda key: means[key]) if rivals else None
 
 
-def long_claims(runs: pd.DataFrame) -> pd.DataFrame:
-    """The paper's three claims decided per likelihood on the ``cpu-long`` runs by the paired
-    rule of :mod:`companion.evidence`: one row per (likelihood, claim) with the per-seed
-    differences, their mean ± sd, the p-value and the verdict."""
+#: The paper's three claims, each decided per data set on paired differences over seeds.
+CLAIMS = ("VLAE beats the VAE", "VLAE beats the strongest baseline", "more updates help VLAE")
+
+
+def claim_steps(frame: pd.DataFrame) -> tuple[int, int, int]:
+    """The T at which VLAE meets the baselines (4, the paper's middle setting, when recorded,
+    else the largest), and the smallest and largest T recorded for VLAE."""
+    steps = sorted(set(frame.loc[frame["model"] == "VLAE", "steps"].astype(int)))
+    return (4 if 4 in steps else steps[-1]), steps[0], steps[-1]
+
+
+def decide_claims(runs: pd.DataFrame, data_sets: Sequence[tuple[str, str]] = ()) -> pd.DataFrame:
+    """The paper's claims decided on ``runs`` (one profile's records) per setting (data set,
+    likelihood and every other parameter but the seed and T; never pooled) by the paired rule
+    of :mod:`companion.evidence`: one row per (setting, claim) with the comparison, the
+    per-seed differences, their mean ± sd, the p-value and the verdict.
+
+    ``data_sets`` ((dataset, likelihood) pairs) adds "not run" rows for those without runs.
+    Every chapter section and the summary page call this one function.
+    """
+    frame = per_seed(runs) if len(runs) else pd.DataFrame(
+        columns=["setting", "param_dataset", "param_likelihood", "model", "steps", "seed", "log_px"])
+    settings = list(frame.groupby("setting", sort=False))
+    seen = {(group["param_dataset"].iloc[0], group["param_likelihood"].iloc[0]) for _, group in settings}
     rows = []
-    for likelihood in ("gaussian", "bernoulli"):
-        subset = runs[runs["param_likelihood"] == likelihood] if len(runs) else runs
-        for claim, steps, rival, rival_steps in LONG_CLAIMS:
-            if rival != "strongest":
-                second: tuple[str, int] | None = (rival, rival_steps)
-            else:
-                second = strongest_baseline(subset, rival_steps) if len(subset) else None
-            differences = (paired_log_px(subset, ("VLAE", steps), second)
-                           if len(subset) and second else pd.Series(dtype=float))
-            verdict = paired_verdict(differences.tolist())
-            rows.append({
-                "likelihood": likelihood, "claim": claim,
-                "compared with": model_label(*second) if second else "—",
-                "difference per seed": ", ".join(f"{value:+.2f}" for value in differences),
-                "mean ± sd": verdict.detail, "p": verdict.p_value, "verdict": verdict.verdict,
-            })
-    return pd.DataFrame(rows)
+    for setting, group in settings:
+        dataset, likelihood = group["param_dataset"].iloc[0], group["param_likelihood"].iloc[0]
+        if (group["model"] == "VLAE").any():
+            main, low, high = claim_steps(group)
+            comparisons = [
+                (f"VLAE (T={main}) beats the VAE", ("VLAE", main), ("VAE", 0)),
+                (f"VLAE (T={main}) beats the strongest baseline at T={main}", ("VLAE", main),
+                 strongest_baseline(group, main)),
+                (f"more updates help VLAE (T={high} over T={low})", ("VLAE", high),
+                 ("VLAE", low) if high > low else None),
+            ]
+        else:
+            comparisons = [(claim, None, None) for claim in CLAIMS]
+        for key, (claim, first, second) in zip(CLAIMS, comparisons):
+            differences = (paired_log_px(group, first, second) if first and second
+                           else pd.Series(dtype=float))
+            rows.append(_claim_row(setting, dataset, likelihood, key, claim,
+                                   model_label(*second) if second else "—", differences))
+    for dataset, likelihood in data_sets:
+        if (dataset, likelihood) not in seen:
+            rows.extend(_claim_row("not run", dataset, likelihood, key, key, "—", pd.Series(dtype=float))
+                        for key in CLAIMS)
+    return pd.DataFrame(rows, columns=["setting", "dataset", "likelihood", "key", "claim", "compared with",
+                                       "difference per seed", "mean ± sd", "p", "verdict"])
+
+
+def _claim_row(setting: str, dataset: str, likelihood: str, key: str, claim: str, against: str,
+               differences: pd.Series) -> dict[str, Any]:
+    verdict = paired_verdict(differences.tolist())
+    return {"setting": setting, "dataset": dataset, "likelihood": likelihood, "key": key, "claim": claim,
+            "compared with": against,
+            "difference per seed": ", ".join(f"{value:+.2f}" for value in differences),
+            "mean ± sd": verdict.detail, "p": verdict.p_value, "verdict": verdict.verdict}
 
 
 def long_table(runs: pd.DataFrame, summary: pd.DataFrame, poster: pd.DataFrame) -> pd.DataFrame:
@@ -447,11 +418,11 @@ def long_table(runs: pd.DataFrame, summary: pd.DataFrame, poster: pd.DataFrame) 
     return pd.DataFrame(rows, columns=columns).set_index(["likelihood", "model"]).round(2)
 
 
-def long_summary(claims: pd.DataFrame) -> str:
-    """The verdicts of :func:`long_claims` as Markdown sentences, one bullet per claim."""
+def claims_summary(claims: pd.DataFrame) -> str:
+    """The verdicts of :func:`decide_claims` as Markdown sentences, one bullet per claim."""
     lines = []
     for _, row in claims.iterrows():
         against = f" (against {row['compared with']})" if row["compared with"] != "—" else ""
-        lines.append(f"- {row['likelihood'].capitalize()}: *{row['claim']}*{against}: "
+        lines.append(f"- {row['dataset']}, {row['likelihood']}: *{row['claim']}*{against}: "
                      f"**{row['verdict']}** — {row['mean ± sd']}.")
     return "\n".join(lines)
