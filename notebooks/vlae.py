@@ -58,6 +58,14 @@
 #
 # All models share one MLP family and are scored by $\log p(x)$ on the test set, estimated
 # with $K$ importance samples from each model's own $q$ {cite}`burda2016iwae`.
+#
+# *The code behind this chapter:* {py:func}`~companion.vlae.models.build_model` (all four
+# models), {py:func}`~companion.vlae.laplace.iterative_laplace` (Algorithm 1),
+# {py:func}`~companion.vlae.models.svi_refine` (SA-VAE's steps),
+# {py:func}`~companion.vlae.experiments.fit_model` (training with
+# {py:func}`~companion.training.train`),
+# {py:func}`~companion.vlae.evaluation.importance_log_likelihood` ($\log p(x)$) and
+# {py:func}`~companion.vlae.experiments.decide_claims` (the verdicts).
 
 # %% tags=["parameters"]
 profile = "cpu"
