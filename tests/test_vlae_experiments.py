@@ -151,3 +151,14 @@ def test_long_table_shows_both_paper_sources():
     assert row["seeds"] == 3 and row["ours − VAE"] == pytest.approx(5.02, abs=0.01)
     assert row["paper − VAE (summary)"] == pytest.approx(-94.41 + 96.73)
     assert row["paper − VAE (poster)"] == pytest.approx(-83.72 + 85.37)
+
+
+def test_one_seed_at_a_new_t_does_not_replace_the_comparison_over_seeds():
+    from companion.vlae.experiments import decide_claims
+
+    runs = long_runs(5.0, (0.1, -0.2, 0.15))
+    runs = runs[runs["param_steps"] != 8]
+    extra = runs[(runs["param_seed"] == 0) & (runs["param_steps"] == 4)].assign(
+        param_steps=16, run_id="extra", steps=lambda frame: frame["steps"].where(frame["model"] == "VAE", 16))
+    claims = decide_claims(pd.concat([runs, extra])).set_index("key")
+    assert claims.loc["more updates help VLAE", "claim"] == "more updates help VLAE (T=4 over T=1)"
