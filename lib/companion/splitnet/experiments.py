@@ -367,24 +367,35 @@ def table2_comparison(equal: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
 
 
 def table5_comparison(benchmark: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
-    """Two-device speed-ups over the unsplit network on one device: the paper's (TITAN X GPUs)
-    beside our benchmark's (CPU processes of one thread), from the latest benchmark record."""
-    if not len(benchmark):
-        return pd.DataFrame(columns=["network", "tree", "paper speed-up (2 GPUs)"])
-    latest = benchmark[benchmark["run_id"] == benchmark["run_id"].max()]
-    speedup = {(row["tree"], row["mode"]): row["speedup"] for _, row in latest.iterrows()}
+    """Two-worker speed-ups over the unsplit network on one worker: the paper's (TITAN X GPUs)
+    beside each recorded benchmark of :mod:`companion.splitnet.speed` (one row per network
+    size, batch and tree), with the ideal speed-up of the FLOP split and the share of it the
+    pipelined processes reach. Records of the earlier benchmark (no ``workers`` column) are
+    superseded and left out."""
+    columns = ["network", "tree", "paper (2 GPUs)", "ideal", "ours: 1 worker", "ours: 2 processes",
+               "ours: 2 processes, pipelined", "ours: 2 devices, pipelined", "pipelined / ideal"]
+    if not len(benchmark) or "workers" not in benchmark:
+        return pd.DataFrame(columns=columns)
+    current = benchmark[benchmark["workers"].notna()]
+    reported_speedup = (paper[paper["devices"] == 2].drop_duplicates("tree").set_index("tree")["speedup"])
     rows = []
-    for _, reported_row in paper[paper["devices"] <= 2].iterrows():
-        tree = reported_row["tree"]
-        layered = reported_row["devices"] == 2 and tree == "1-1-1"
-        rows.append({
-            "network": reported_row["network"], "tree": tree, "devices": reported_row["devices"],
-            "paper speed-up": reported_row["speedup"],
-            "ours: 1 process": speedup.get((tree, "1 process")) if reported_row["devices"] == 1 or not layered else None,
-            "ours: 2 processes": speedup.get((tree, "2 processes, pipelined" if layered else "2 processes (gloo)")),
-            "ours: 1 process, 2 devices": speedup.get((tree, "1 process, 2 devices (threads)")),
-        })
-    return pd.DataFrame(rows).round(2)
+    for _, run in current.groupby("run_id", sort=False):
+        first = run.iloc[0]
+        network = f"WRN-{first['param_depth']}-{first['param_width']}, batch {first['param_batch']}"
+        speedup = {(row["tree"], row["mode"]): row["speedup"] for _, row in run.iterrows()}
+        ideal = {row["tree"]: row["ideal"] for _, row in run.iterrows() if row["workers"] == 2}
+        for tree in dict.fromkeys(run["tree"]):
+            layered = tree == "1-1-1"
+            pipelined = speedup.get((tree, "2 processes, pipelined"))
+            rows.append({
+                "network": network, "tree": tree, "paper (2 GPUs)": reported_speedup.get(tree),
+                "ideal": ideal.get(tree), "ours: 1 worker": speedup.get((tree, "1 worker")) if not layered else 1.0,
+                "ours: 2 processes": speedup.get((tree, "2 processes")),
+                "ours: 2 processes, pipelined": pipelined,
+                "ours: 2 devices, pipelined": speedup.get((tree, "1 process, 2 devices, pipelined")),
+                "pipelined / ideal": pipelined / ideal[tree] if pipelined and ideal.get(tree) else None,
+            })
+    return pd.DataFrame(rows, columns=columns).round(2)
 
 
 def figure_layers(assignments: Any) -> list[str]:
