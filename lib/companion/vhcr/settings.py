@@ -7,6 +7,18 @@ on two CPU cores; ``profile="paper"`` uses the sizes of the authors' code (ctr4s
 code defaults to 25,000 and its README examples use 250,000; 15,000 is the Cornell setting a user
 read from the paper's supplementary notes, which is about 60% of 30 Cornell epochs — the CPU
 profile keeps that ratio: 45 of its 76 steps).
+
+``profile="cpu-long"`` is the largest run the book's 2-core machines can make of every model
+on all 2,757 Chit-Chat training conversations, three seeds (``GRID``): the CPU profile's sizes,
+12 epochs of 87 batches of 32 = 1,044 optimiser steps per model (14 times the CPU profile's
+76), β annealed over 626 steps (the same 60%), and NLL/KL measured on the first 100 test
+conversations with 100 importance samples. Sized by a pilot (2026-12-01, one torch thread, on
+the shared machine): one optimiser step at these sizes took 1.2–1.6 s of wall time (about
+0.6 s of CPU time) for every model, twice the sizes 2.8–3.6 s, batch 64 about 3 s; K = 100
+importance samples took about 85 s per 50 test conversations; loading the corpus 25–45 s. The
+CPU-profile records (0.3 s per step alone on a core) put the grid — 12 models of 1,044 steps,
+9 likelihood estimates — at about 1.3 hours of one core, 2–3 hours of wall time on the shared
+machine. Twice the sizes would not fit.
 """
 
 from __future__ import annotations
@@ -41,6 +53,14 @@ PROFILES: dict[str, dict[str, Any]] = {
         "word_drop": 0.25, "utterance_drop": 0.25, "grad_clip": 1.0, "importance_samples": 100,
         "decoding": "greedy", "beam_size": 1, "replies": 3, "word_vectors": None,
     },
+    "cpu-long": {
+        "models": "hred,vhred,vhcr,vhcr_ud", "dataset": "chitchat", "train_conversations": 0,
+        "eval_conversations": 100, "max_vocab_size": 20000, "min_count": 5, "max_turns": 10, "max_tokens": 30,
+        "embedding_size": 64, "encoder_size": 64, "context_size": 128, "decoder_size": 128, "latent_size": 16,
+        "batch_size": 32, "learning_rate": 2e-3, "epochs": 12, "kl_annealing_steps": 626,
+        "word_drop": 0.25, "utterance_drop": 0.25, "grad_clip": 1.0, "importance_samples": 100,
+        "decoding": "greedy", "beam_size": 1, "replies": 3, "word_vectors": None,
+    },
     "paper": {
         "models": "hred,vhred,vhred_wd,vhcr,vhcr_ud", "dataset": "cornell", "train_conversations": 0,
         "eval_conversations": 0, "max_vocab_size": 20000, "min_count": 5, "max_turns": 10, "max_tokens": 30,
@@ -53,6 +73,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 GRID: dict[str, dict[str, list[Any]]] = {
     "cpu": {"seed": [0, 1], "utterance_drop": [0.25, 0.5]},
+    "cpu-long": {"seed": [0, 1, 2]},
     "paper": {"dataset": ["cornell", "ubuntu"], "seed": [0, 1, 2]},
 }
 
