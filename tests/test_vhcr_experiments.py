@@ -7,13 +7,14 @@ import torch
 from companion.config import ParameterError
 from companion.vhcr import GRID, PROFILES, VARIANTS, settings
 from companion.vhcr.corpora import DialogueData
-from companion.vhcr.experiments import build_model, evaluation_table, kl_history, paper_comparison, train_variant
+from companion.vhcr.experiments import (build_model, evaluation_table, kl_history, metric_rows, paper_comparison,
+                                        train_variant)
 from companion.vhcr.models import VHCR
 from companion.vhcr.text import SPECIAL_TOKENS, Vocabulary, encode_conversations
 
 
 def test_profiles_share_parameters_and_grid_names_them():
-    assert set(PROFILES["cpu"]) == set(PROFILES["paper"])
+    assert set(PROFILES["cpu"]) == set(PROFILES["paper"]) == set(PROFILES["cpu-long"])
     for profile, grid in GRID.items():
         assert set(grid) <= set(PROFILES[profile]) | {"seed"}
     paper = settings("paper")
@@ -75,3 +76,16 @@ def test_training_logs_annealed_kl_and_evaluation_table():
     comparison = paper_comparison(table, reported, "tiny", "cornell")
     assert comparison.loc["VHCR + utterance drop", "paper NLL (cornell)"] == 4.0
     assert comparison.loc["HRED", "paper source"] == "not available"
+    rows = {row["variant"]: row for row in metric_rows(table, trained)}
+    history = rows["vhcr_ud"]["train history"]
+    assert [entry["step"] for entry in history] == [3, 6]  # 12 conversations, batches of 4, 2 epochs
+    assert history[-1]["kl_conversation"] == rows["vhcr_ud"]["train KL z_conv (last epoch)"] > 0
+    assert all(entry["kl_utterance"] == 0.0 for entry in rows["hred"]["train history"])
+
+
+def test_cpu_long_trains_all_conversations_with_the_cpu_annealing_ratio():
+    long, cpu = settings("cpu-long"), settings("cpu")
+    assert long["train_conversations"] == 0 and set(long["models"]) == {"hred", "vhred", "vhcr", "vhcr_ud"}
+    steps = long["epochs"] * -(-2757 // long["batch_size"])
+    assert long["kl_annealing_steps"] / steps == pytest.approx(cpu["kl_annealing_steps"] / (4 * 19), abs=0.01)
+    assert len(GRID["cpu-long"]["seed"]) >= 3

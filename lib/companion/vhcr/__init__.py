@@ -6,8 +6,9 @@ Modules: :mod:`~companion.vhcr.text` (cleaning, tokens, vocabulary, padded tenso
 decoder, word and utterance drop), :mod:`~companion.vhcr.models` (HRED, VHRED, VHCR),
 :mod:`~companion.vhcr.generation` (greedy, sampling, beam search),
 :mod:`~companion.vhcr.evaluation` (likelihood, KL, embedding metrics),
-:mod:`~companion.vhcr.settings` (chapter parameters) and :mod:`~companion.vhcr.experiments`
-(the chapter's runs, tables and figures).
+:mod:`~companion.vhcr.settings` (chapter parameters), :mod:`~companion.vhcr.experiments`
+(the chapter's runs, tables and figures) and :mod:`~companion.vhcr.evidence` (the committed
+``cpu-long`` records rendered: spreads over seeds and the claims' verdicts).
 """
 
 from companion.vhcr.models import HRED, VHCR, VHRED, ConversationTerms, HierarchicalModel

@@ -285,8 +285,17 @@ def embedding_table(
     return pd.DataFrame(rows).set_index("model")
 
 
+def training_history(epochs: pd.DataFrame) -> list[dict[str, float]]:
+    """Per epoch: the step reached and the mean training KL per word of z_t and z_conv and β."""
+    return [{"epoch": int(row["epoch"]), "step": int(row["steps"]),
+             "kl_utterance": float(row.get("kl_utterance", 0.0)),
+             "kl_conversation": float(row.get("kl_conversation", 0.0)),
+             "kl_weight": float(row.get("kl_weight", 0.0))} for _, row in epochs.iterrows()]
+
+
 def metric_rows(table: pd.DataFrame, trained: Mapping[str, TrainedVariant]) -> list[dict[str, Any]]:
-    """One record row per model: test metrics and the final epoch's training KL per word."""
+    """One record row per model: test metrics, the final epoch's training KL per word and the
+    per-epoch training history (:func:`training_history`)."""
     rows = []
     for variant, run in trained.items():
         last = run.history.epochs.iloc[-1]
@@ -295,5 +304,6 @@ def metric_rows(table: pd.DataFrame, trained: Mapping[str, TrainedVariant]) -> l
                **{k: float(v) if isinstance(v, (int, float, np.floating)) else v for k, v in measured}}
         row["train KL z_utt (last epoch)"] = float(last.get("kl_utterance", 0.0))
         row["train KL z_conv (last epoch)"] = float(last.get("kl_conversation", 0.0))
+        row["train history"] = training_history(run.history.epochs)
         rows.append(row)
     return rows

@@ -7,6 +7,20 @@ on two CPU cores; ``profile="paper"`` uses the sizes of the authors' code (ctr4s
 code defaults to 25,000 and its README examples use 250,000; 15,000 is the Cornell setting a user
 read from the paper's supplementary notes, which is about 60% of 30 Cornell epochs — the CPU
 profile keeps that ratio: 45 of its 76 steps).
+
+``profile="cpu-long"`` trains every model on all 2,757 Chit-Chat training conversations with
+three seeds (``GRID``) for as many steps as about two hours of one core allow: GRUs half the CPU
+profile's (embeddings 32, encoder 32 per direction, context and decoder 64; latents 16), batches
+of 16, 10 epochs = 1,730 optimiser steps per model (23 times the CPU profile's 76), β annealed
+over 1,038 steps (the same 60%), NLL/KL measured on the first 100 test conversations with 100
+importance samples. Sized by a pilot (2026-12-01, one torch thread, CPU time on the shared
+machine): one optimiser step of HRED / VHCR took 0.72 / 0.80 s at the CPU profile's sizes and
+batch 32, 0.41 s at batch 16, 0.44 / 0.52 s at half the sizes and batch 32, and 0.25 / 0.31 s
+at half the sizes and batch 16; K = 100 importance samples took 0.7–0.9 s per test conversation;
+loading the corpus about 30 s. The grid — 12 trainings of 1,730 steps, 9 likelihood estimates,
+3 corpus loads — thus needs about 1.8 hours of one core (the CPU profile's sizes at batch 32
+would have allowed only about 700 steps). On the shared machine, where a process gets a third
+of a core, it runs for several hours.
 """
 
 from __future__ import annotations
@@ -41,6 +55,14 @@ PROFILES: dict[str, dict[str, Any]] = {
         "word_drop": 0.25, "utterance_drop": 0.25, "grad_clip": 1.0, "importance_samples": 100,
         "decoding": "greedy", "beam_size": 1, "replies": 3, "word_vectors": None,
     },
+    "cpu-long": {
+        "models": "hred,vhred,vhcr,vhcr_ud", "dataset": "chitchat", "train_conversations": 0,
+        "eval_conversations": 100, "max_vocab_size": 20000, "min_count": 5, "max_turns": 10, "max_tokens": 30,
+        "embedding_size": 32, "encoder_size": 32, "context_size": 64, "decoder_size": 64, "latent_size": 16,
+        "batch_size": 16, "learning_rate": 2e-3, "epochs": 10, "kl_annealing_steps": 1038,
+        "word_drop": 0.25, "utterance_drop": 0.25, "grad_clip": 1.0, "importance_samples": 100,
+        "decoding": "greedy", "beam_size": 1, "replies": 3, "word_vectors": None,
+    },
     "paper": {
         "models": "hred,vhred,vhred_wd,vhcr,vhcr_ud", "dataset": "cornell", "train_conversations": 0,
         "eval_conversations": 0, "max_vocab_size": 20000, "min_count": 5, "max_turns": 10, "max_tokens": 30,
@@ -53,6 +75,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 GRID: dict[str, dict[str, list[Any]]] = {
     "cpu": {"seed": [0, 1], "utterance_drop": [0.25, 0.5]},
+    "cpu-long": {"seed": [0, 1, 2]},
     "paper": {"dataset": ["cornell", "ubuntu"], "seed": [0, 1, 2]},
 }
 
