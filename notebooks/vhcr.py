@@ -381,12 +381,13 @@ else:
 evidence.ablation(long_seeds)
 
 # %% [markdown]
-# Each claim is decided seed by seed on the test set. A claim is *supported* when in every seed
-# the latent that should be in use carries more KL per word than the one that should collapse,
-# and only it carries at least 0.01 nats per word; *direction only* when every seed shows the
-# order but not that separation; *inconclusive* when seeds disagree or fewer than three seeds
-# are recorded; *contradicted* when no seed shows the order. With three seeds that all agree, a
-# sign test gives a one-sided p of 1/8: agreement is necessary, not proof.
+# Each claim is decided seed by seed on the test set, by the book's paired rule
+# ({py:mod}`companion.evidence`, the one the summary page applies) on the per-seed log-ratio of
+# the two KLs: **reproduced** when the ratio is above 1 beyond the seed noise (paired t-test,
+# p < 0.05, at least three seeds) *and* in every seed only the latent that should be in use
+# carries at least 0.01 nats per word; **inconclusive** when the ratio is inside the noise, fewer
+# than three seeds are recorded, or the ratio is significant but both latents are collapsed (or
+# both in use); **not reproduced** when the ratio is below 1 beyond the noise.
 
 # %% tags=["full-width"]
 long_claims = evidence.claim_checks(long_seeds)

@@ -47,26 +47,27 @@ def test_per_seed_and_spread_keep_profiles_apart_and_order_models(tmp_path):
     assert spread.loc["HRED", "NLL mean"] == pytest.approx(4.01)
 
 
-def test_nothing_recorded_renders_empty_tables_and_inconclusive_claims(tmp_path):
+def test_nothing_recorded_renders_empty_tables_and_claims_not_run(tmp_path):
     seeds = per_seed(load_runs("vhcr", tmp_path, profile="cpu-long"))
     assert seeds.empty and seed_spread(seeds).empty and ablation(seeds).empty and history(seeds).empty
     claims = claim_checks(seeds)
-    assert (claims["verdict"] == "inconclusive").all()
-    assert claims["sentence"].str.startswith("Inconclusive: 0 seeds").all()
+    assert (claims["verdict"] == "not run").all()
+    assert claims["sentence"].str.startswith("Not run").all()
     plot_history(history(seeds), ["VHRED"])
 
 
-def test_claims_supported_when_every_seed_separates_across_the_threshold(tmp_path):
+def test_claims_reproduced_when_every_seed_separates_across_the_threshold(tmp_path):
     claims = claim_checks(per_seed(_runs(tmp_path, [0, 1, 2])))
-    assert (claims["verdict"] == "supported").all()
-    assert claims["sentence"].str.startswith("Supported: in all 3 seeds").all()
-    assert "p = 0.125" in claims.iloc[0]["sentence"]
+    assert (claims["verdict"] == "reproduced").all()
+    assert claims["sentence"].str.startswith("Reproduced: ").all()
+    assert "in 3 of 3 seeds" in claims.iloc[0]["sentence"] and "p = 0" in claims.iloc[0]["sentence"]
 
 
-def test_direction_only_when_z_conv_stays_below_the_collapse_threshold(tmp_path):
+def test_inconclusive_when_z_conv_stays_below_the_collapse_threshold(tmp_path):
     base = {**_BASE, "vhcr_ud": (3e-4, 4e-3, 4.02)}
     claims = claim_checks(per_seed(_runs(tmp_path, [0, 1, 2], base)))
-    assert (claims["verdict"] == "direction only").all()
+    assert (claims["verdict"] == "inconclusive").all()
+    assert claims["sentence"].str.startswith("Inconclusive at this scale").all()
     assert "not with" in claims.iloc[1]["sentence"]
 
 
@@ -76,7 +77,7 @@ def test_too_few_seeds_or_disagreeing_seeds_are_inconclusive(tmp_path):
         "Inconclusive: 2 seeds recorded with both models, 3 needed.")
     index = pd.Index([0, 1, 2])
     assert paired_verdict(pd.Series([1.0, 1.0, 1.0], index), pd.Series([2.0, 0.5, 2.0], index)) == "inconclusive"
-    assert paired_verdict(pd.Series([1.0, 1.0, 1.0], index), pd.Series([0.5, 0.5, 0.5], index)) == "contradicted"
+    assert paired_verdict(pd.Series([1.0, 1.0, 1.0], index), pd.Series([0.5, 0.5, 0.5], index)) == "not reproduced"
     with pytest.raises(ValueError, match="same seeds"):
         paired_verdict(pd.Series([1.0], [0]), pd.Series([1.0], [1]))
 

@@ -10,11 +10,10 @@ paired test over seeds (:func:`paired_verdict`):
 2. utterance drop keeps z_conv in use — per seed, z_conv's test KL per word with utterance drop
    against without.
 
-A claim is *supported* when every seed shows the direction and the latent that should be in
-use carries at least ``threshold`` nats per word while the other carries less; *direction only*
-when every seed shows the direction but not that separation (both collapsed, or both in use);
-*contradicted* when no seed shows the direction; *inconclusive* when seeds disagree or fewer
-than ``min_seeds`` seeds have both models recorded.
+Each is decided by the book's paired rule (:mod:`companion.evidence`) on the per-seed
+log-ratios of the two KLs; "reproduced" also needs the latent that should be in use to carry
+at least ``threshold`` nats per word in every seed while the other carries less (a significant
+ratio between two collapsed latents is "inconclusive" at this scale).
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from companion import evidence
 from companion.vhcr.settings import LABELS, VARIANTS
 
 #: Test metrics per word of each model, as the records name them.
@@ -110,24 +110,22 @@ def _paired(seeds: pd.DataFrame, first: tuple[str, str], second: tuple[str, str]
 
 
 def paired_verdict(lower: pd.Series, higher: pd.Series, threshold: float = COLLAPSED_BELOW,
-                   min_seeds: int = 3) -> str:
-    """Whether ``higher`` exceeds ``lower`` seed by seed (both indexed by seed, aligned).
-
-    "supported": in every seed, and ``higher`` ≥ ``threshold`` > ``lower``; "direction only":
-    in every seed, without that separation; "contradicted": in no seed; "inconclusive": seeds
-    disagree, or fewer than ``min_seeds``.
-    """
+                   min_seeds: int = evidence.MIN_SEEDS) -> str:
+    """Whether ``higher`` exceeds ``lower`` (both indexed by seed, aligned), by the book's rule
+    (:func:`companion.evidence.paired_verdict`) on the per-seed log-ratios log(higher / lower),
+    KLs being positive and spanning orders of magnitude. "reproduced" needs more: ``higher``
+    ≥ ``threshold`` > ``lower`` in every seed (one latent in use, the other collapsed);
+    without that separation a significant ratio is "inconclusive" at this scale."""
     if len(lower) != len(higher) or not lower.index.equals(higher.index):
         raise ValueError("lower and higher must hold the same seeds")
-    if len(lower) < min_seeds:
-        return "inconclusive"
-    above = higher > lower
-    if not above.any():
-        return "contradicted"
-    if not above.all():
-        return "inconclusive"
-    separated = (higher >= threshold).all() and (lower < threshold).all()
-    return "supported" if separated else "direction only"
+    decided = evidence.paired_verdict(log_ratios(lower, higher), min_seeds=min_seeds).verdict
+    separated = bool((higher >= threshold).all() and (lower < threshold).all())
+    return "inconclusive" if decided == "reproduced" and not separated else decided
+
+
+def log_ratios(lower: pd.Series, higher: pd.Series) -> list[float]:
+    """Per seed log(higher / lower), both clipped at 1e-12 nats (a KL can be 0)."""
+    return np.log(higher.clip(lower=1e-12) / lower.clip(lower=1e-12)).tolist()
 
 
 def _values(pairs: pd.DataFrame) -> str:
@@ -140,25 +138,26 @@ def _claim(name: str, test: str, pairs: pd.DataFrame, threshold: float, min_seed
     higher, lower = pairs.iloc[:, 0], pairs.iloc[:, 1]
     verdict = paired_verdict(lower, higher, threshold, min_seeds)
     count, wins = len(pairs), int((higher > lower).sum())
-    if count < min_seeds:
+    if count == 0:
+        sentence = "Not run: no seed recorded with both models."
+    elif count < min_seeds:
         sentence = (f"Inconclusive: {count} seed{'s' if count != 1 else ''} recorded with both models, "
                     f"{min_seeds} needed.")
-    elif verdict == "inconclusive":
-        sentence = (f"Inconclusive: {higher_name} exceeds {lower_name} in {wins} of {count} seeds; "
-                    "the seeds disagree.")
-    elif verdict == "contradicted":
-        sentence = f"Contradicted: {higher_name} does not exceed {lower_name} in any of {count} seeds."
     else:
-        ratio = float(np.exp(np.mean(np.log(higher.clip(lower=1e-12) / lower.clip(lower=1e-12)))))
-        sentence = (f"In all {count} seeds {higher_name} exceeds {lower_name} (geometric mean ratio "
-                    f"{ratio:.3g}; a sign test's one-sided p = {0.5 ** count:.3g})")
-        if verdict == "supported":
-            sentence = (f"Supported: {sentence[0].lower()}{sentence[1:]}, and only {higher_name} carries "
-                        f"at least {threshold:g} nats per word.")
-        else:
-            sentence = (f"Direction only: {sentence[0].lower()}{sentence[1:]}, but not with {higher_name} at "
+        ratios = log_ratios(lower, higher)
+        numbers = (f"{higher_name} exceeds {lower_name} in {wins} of {count} seeds, geometric mean "
+                   f"ratio {float(np.exp(np.mean(ratios))):.3g}, paired t-test on the log-ratios "
+                   f"p = {evidence.paired_t_p_value(ratios):.2g}")
+        if verdict == "reproduced":
+            sentence = f"Reproduced: {numbers}; only {higher_name} carries at least {threshold:g} nats per word."
+        elif verdict == "not reproduced":
+            sentence = f"Not reproduced: {numbers}."
+        elif evidence.paired_verdict(ratios, min_seeds=min_seeds).verdict == "reproduced":
+            sentence = (f"Inconclusive at this scale: {numbers}, but not with {higher_name} at "
                         f"≥ {threshold:g} nats per word and {lower_name} below it (mean "
                         f"{higher.mean():.2g} vs {lower.mean():.2g}; the paper's VHCR: 0.503 in all).")
+        else:
+            sentence = f"Inconclusive: {numbers}, inside the seed noise."
     return {"claim": name, "test": test, "seeds": count, "per seed": _values(pairs) or "no records",
             "verdict": verdict, "sentence": sentence}
 
