@@ -92,3 +92,46 @@ def test_learned_vs_random_counts_wins_per_run():
 def test_split_kind_names_the_papers_configurations():
     assert [experiments.split_kind(t) for t in ("1-1-4", "1-2-2", "2-2-2", "2-4-4")] == [
         "FC", "shallow", "deep", "hierarchical"]
+
+
+def test_gamma_schedule_keeps_only_the_group_weight_term_during_the_ramp():
+    gammas = [1.0, 2.0, 10.0]
+    assert [experiments.scheduled_gammas(gammas, epoch, 2) for epoch in range(4)] == [
+        (1.0, 0.0, 0.0), (1.0, 0.0, 0.0), (1.0, 2.0, 10.0), (1.0, 2.0, 10.0)]
+    assert experiments.scheduled_gammas(gammas, 0, 0) == (1.0, 2.0, 10.0)  # no ramp: as before
+
+
+def test_grouping_loss_follows_the_ramp_in_training():
+    params = settings(groups="1-1-2", epochs=2, gamma_ramp=0.5, finetune_epochs=0, batch_size=16,
+                      width=1, device="cpu", gammas=[1.0, 2.0, 10.0])
+    grouping = experiments.train_grouping(params, _tiny_data())
+    steps = grouping.history.steps
+    rest = steps["loss"] - steps["cross_entropy"] - steps["R_W"]  # γ1 = 1
+    first, second = steps["epoch"] == 0, steps["epoch"] == 1
+    torch.testing.assert_close(torch.tensor(rest[first].values), torch.zeros(int(first.sum()), dtype=torch.float64),
+                               atol=1e-5, rtol=0)
+    expected = 2.0 * steps["R_D"][second] + 10.0 * steps["R_E"][second]
+    torch.testing.assert_close(torch.tensor(rest[second].values), torch.tensor(expected.values), atol=1e-4, rtol=1e-5)
+
+
+def test_grouping_from_the_baseline_starts_with_its_weights(monkeypatch):
+    params = settings(groups="1-2-2", epochs=1, finetune_epochs=0, batch_size=16, width=1, device="cpu",
+                      grouping_init="baseline")
+    data = _tiny_data()
+    baseline = experiments.make_network(params, data)
+    with torch.no_grad():
+        for parameter in baseline.parameters():
+            parameter.add_(torch.randn_like(parameter))  # unlike any fresh network
+    started = {}
+    original_fit = experiments.fit
+
+    def fit_recording_start(model, *args, **kwargs):
+        started.update({name: value.clone() for name, value in model.network.state_dict().items()})
+        return original_fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(experiments, "fit", fit_recording_start)
+    experiments.train_grouping(params, data, baseline)
+    assert started.keys() == baseline.state_dict().keys()
+    assert all(torch.equal(started[name], value) for name, value in baseline.state_dict().items())
+    with pytest.raises(ValueError, match="needs the trained baseline"):
+        experiments.train_grouping(params, data)

@@ -8,7 +8,11 @@ of each run's epochs.
 * baseline: the unsplit WRN, ``epochs + finetune_epochs`` epochs from scratch;
 * SplitNet: grouping phase (``epochs``; cross-entropy + γ1 R_W + γ2 R_D + γ3 R_E, dropout on
   the split layers, block batch-norm scales frozen at 1 as in the released script), hard split,
-  fine-tuning (``finetune_epochs``; cross-entropy + weight decay);
+  fine-tuning (``finetune_epochs``; cross-entropy + weight decay). Two options let the groups
+  come from the data: ``grouping_init="baseline"`` starts the grouping phase from the trained
+  baseline (the authors' ``--basemodel``), and ``gamma_ramp`` > 0 trains the first fraction of
+  its epochs with R_W alone (γ2 = γ3 = 0), so the weights can move the classes before the
+  disjoint and balance terms harden the assignments;
 * SplitNet-R: the same tree with random equal-size groups, trained from scratch for
   ``epochs + finetune_epochs`` epochs, so it sees as many epochs as SplitNet.
 """
@@ -33,6 +37,7 @@ from companion.splitnet.augmentation import random_crop_flip, standardize_by_cha
 from companion.splitnet.counting import count_cost, reduction
 from companion.splitnet.parallel import MultiDeviceSplitNet
 from companion.splitnet.regularizers import splitnet_regularizer
+from companion.splitnet.settings import ramp_epochs
 from companion.splitnet.split import SplitWideResNet, split_network
 from companion.splitnet.wrn import PreActBlock, WideResNet
 from companion.training import TrainResult, checkpoint_fingerprint, checkpoint_folder, train
@@ -133,14 +138,21 @@ def cross_entropy_loss(augment: bool) -> Callable[[nn.Module, Any, Any], torch.T
     return loss_fn
 
 
-def grouping_loss(gammas: Sequence[float], augment: bool) -> Callable[..., dict[str, torch.Tensor]]:
-    """Cross-entropy + γ1 R_W + γ2 R_D + γ3 R_E, with each term logged."""
+def scheduled_gammas(gammas: Sequence[float], epoch: int, ramp: int) -> tuple[float, float, float]:
+    """(γ1, γ2, γ3) in ``epoch`` (from 0): (γ1, 0, 0) in the first ``ramp`` epochs, then all."""
+    gamma_weight, gamma_disjoint, gamma_balance = gammas
+    return (gamma_weight, 0.0, 0.0) if epoch < ramp else (gamma_weight, gamma_disjoint, gamma_balance)
+
+
+def grouping_loss(gammas: Sequence[float], augment: bool, ramp: int = 0) -> Callable[..., dict[str, torch.Tensor]]:
+    """Cross-entropy + γ1 R_W + γ2 R_D + γ3 R_E (γ2 = γ3 = 0 in the first ``ramp`` epochs), with
+    each term logged."""
     def loss_fn(model: LearnedSplitWRN, batch: tuple[torch.Tensor, torch.Tensor], state: Any
                 ) -> dict[str, torch.Tensor]:
         images, labels = batch
         images = random_crop_flip(images) if augment else images
         cross_entropy = F.cross_entropy(model(images), labels)
-        regularizer, terms = splitnet_regularizer(model, tuple(gammas))
+        regularizer, terms = splitnet_regularizer(model, scheduled_gammas(gammas, state.epoch, ramp))
         return {"loss": cross_entropy + regularizer, "cross_entropy": cross_entropy.detach(),
                 "R_W": terms["weight"].detach(), "R_D": terms["disjoint"].detach(),
                 "R_E": terms["balance"].detach()}
@@ -198,10 +210,19 @@ def freeze_block_bn_scales(network: WideResNet) -> None:
                 bn.weight.requires_grad_(False)
 
 
-def train_grouping(params: Mapping[str, Any], data: SplitData) -> GroupingRun:
-    """Phase 1: learn the network and the group assignments together."""
+def train_grouping(params: Mapping[str, Any], data: SplitData, baseline: WideResNet | None = None
+                   ) -> GroupingRun:
+    """Phase 1: learn the network and the group assignments together; with
+    ``grouping_init="baseline"`` the network starts as ``baseline`` (every weight and batch-norm
+    statistic; the assignment logits start random as from scratch, and the block batch-norm
+    scales stay frozen at the baseline's values)."""
     torch.manual_seed(params["seed"])
     model = LearnedSplitWRN(make_network(params, data, dropout=params["dropout"]), params["groups"])
+    if params["grouping_init"] == "baseline":
+        if baseline is None:
+            raise ValueError('grouping_init="baseline" needs the trained baseline: '
+                             "train_grouping(params, data, baseline)")
+        model.network.load_state_dict(baseline.state_dict())
     freeze_block_bn_scales(model.network)
     run = GroupingRun(model, TrainResult(pd.DataFrame(), pd.DataFrame()))
 
@@ -209,7 +230,8 @@ def train_grouping(params: Mapping[str, Any], data: SplitData) -> GroupingRun:
         run.snapshots.append(assignment_snapshot(trained))
 
     snapshot(model, -1)
-    run.history = fit(model, grouping_loss(params["gammas"], params["augment"]), params, data,
+    ramp = ramp_epochs(params["gamma_ramp"], params["epochs"])
+    run.history = fit(model, grouping_loss(params["gammas"], params["augment"], ramp), params, data,
                       phase="grouping", epochs=params["epochs"], lr=params["lr"],
                       decay_at=params["lr_decay_at"], weight_decay=params["weight_decay"],
                       seed_offset=1, on_epoch=snapshot, extras={"snapshots": run.snapshots})

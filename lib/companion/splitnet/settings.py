@@ -7,6 +7,10 @@ weight decay 1e-4, dropout 0.5 on the split layers, γ = 1, 1, 10), fine-tuning 
 (×0.1 at 100 and 140, weight decay 5e-4); 45k training images, random crops and flips,
 per-image standardisation.
 
+Grouping options (both profiles: the paper's procedure): ``grouping_init`` "scratch" or
+"baseline" (start the grouping phase from the trained baseline, the authors' ``--basemodel``),
+``gamma_ramp`` ∈ [0, 1) the fraction of the grouping epochs trained with R_W alone (γ2 = γ3 = 0).
+
 Learning-rate decays are given as fractions of a run's epochs, so the same schedule shape
 serves the grouping phase, the fine-tuning and the from-scratch baseline and random control.
 """
@@ -26,6 +30,9 @@ from companion.config import (
 from companion.splitnet.assignment import parse_tree, tree_name
 from companion.splitnet.wrn import blocks_per_stage
 
+#: Where the grouping phase starts: a fresh network, or the trained unsplit baseline.
+GROUPING_INITS = ("scratch", "baseline")
+
 #: Data sets the chapter runs on (the two that ship with packages, and the paper's CIFAR-100).
 DATASETS = ("digits", "mnist5k", "cifar100")
 
@@ -37,7 +44,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "finetune_lr_decay_at": [5 / 12, 7 / 12],
         "weight_decay": 1e-4, "finetune_weight_decay": 5e-4,
         "gammas": [1.0, 1.0, 10.0], "assignment_lr_scale": 100.0, "dropout": 0.0, "augment": False, "train_images": 0,
-        "devices": ["cpu", "cpu"], "threads": 1,
+        "devices": ["cpu", "cpu"], "threads": 1, "grouping_init": "scratch", "gamma_ramp": 0.0,
     },
     "paper": {
         "dataset": "cifar100", "groups": "2-2-2", "depth": 16, "width": 8,
@@ -46,7 +53,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "finetune_lr_decay_at": [5 / 12, 7 / 12],
         "weight_decay": 1e-4, "finetune_weight_decay": 5e-4,
         "gammas": [1.0, 1.0, 10.0], "assignment_lr_scale": 1.0, "dropout": 0.5, "augment": True, "train_images": 45000,
-        "devices": ["auto", "auto"], "threads": 0,
+        "devices": ["auto", "auto"], "threads": 0, "grouping_init": "scratch", "gamma_ramp": 0.0,
     },
 }
 
@@ -56,6 +63,11 @@ GRID: dict[str, dict[str, list[Any]]] = {
     # measured by benchmarks/splitnet_parallel.py --record, not by a chapter run)
     "paper": {"groups": ["1-1-4", "1-2-2", "2-2-2", "2-4-4"], "seed": [0, 1, 2]},
 }
+
+
+def ramp_epochs(gamma_ramp: float, epochs: int) -> int:
+    """Epochs of the grouping phase trained with R_W alone: the fraction ``gamma_ramp`` of them."""
+    return int(round(gamma_ramp * epochs))
 
 
 def _floats(name: str, values: Any, count: int | None = None, minimum: float = 0.0,
@@ -96,6 +108,11 @@ def settings(profile: str = "cpu", **given: Any) -> dict[str, Any]:
     check_float("finetune_weight_decay", params["finetune_weight_decay"], 0.0)
     check_float("assignment_lr_scale", params["assignment_lr_scale"], 0.0, open_min=True)
     check_float("dropout", params["dropout"], 0.0, 0.95)
+    check_choice("grouping_init", params["grouping_init"], GROUPING_INITS)
+    params["gamma_ramp"] = check_float("gamma_ramp", params["gamma_ramp"], 0.0, 1.0)
+    if ramp_epochs(params["gamma_ramp"], params["epochs"]) >= params["epochs"]:
+        raise ParameterError(f"gamma_ramp={params['gamma_ramp']!r} leaves none of the {params['epochs']} "
+                             "grouping epochs to all three regularisers; use a smaller fraction")
     params["gammas"] = _floats("gammas", params["gammas"], count=3)
     params["lr_decay_at"] = _floats("lr_decay_at", params["lr_decay_at"], maximum=1.0)
     params["finetune_lr_decay_at"] = _floats("finetune_lr_decay_at", params["finetune_lr_decay_at"],
