@@ -283,7 +283,7 @@ show(this_run.round(2), atol=2.5, columns={"params": 60, "flops": 500, "params_r
 # absolute numbers.
 
 # %% tags=["full-width"]
-recorded = results.with_this_run("splitnet", results.load_runs("splitnet"), params, rows)
+recorded = results.with_this_run("splitnet", results.load_runs("splitnet", profile=params["profile"]), params, rows)
 summary = experiments.summarize_runs(recorded)
 experiments.table1_comparison(summary, paper.reported("splitnet_table1"))
 

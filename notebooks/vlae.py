@@ -241,7 +241,7 @@ show(correlations, atol=0.06)  # 3 × the largest change measured (0.018)
 
 # %%
 reported = paper.reported("vlae_table1")
-recorded = results.with_this_run("vlae", results.load_runs("vlae"), params, rows)
+recorded = results.with_this_run("vlae", results.load_runs("vlae", profile=params["profile"]), params, rows)
 pd.set_option("display.max_colwidth", 90)
 pd.set_option("display.width", 250)
 experiments.table1_comparison(recorded, reported)

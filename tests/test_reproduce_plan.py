@@ -208,3 +208,19 @@ def test_estimates_come_from_the_recorded_wall_times(tiny):
     run = expand(tiny, "cpu", fixed={"epochs": 20})[0]
     assert estimated_seconds(run, records) == 200.0  # scaled to the run's epochs
     assert [format_duration(s) for s in (45, 720, 12600)] == ["45 s", "12 min", "3.5 h"]
+
+
+def test_coverage_counts_the_planned_runs_that_have_a_record(tmp_path):
+    from companion.reproduce.plan import coverage, expand, registered_chapters
+    from companion.results import record_run
+    from companion.vlae import settings
+
+    empty = coverage("vlae", "cpu", tmp_path)
+    assert len(empty) == 12 and not empty["recorded"].any()
+    first = expand(registered_chapters()[0]["vlae"], "cpu")[0]
+    resolved = settings(**{k: v for k, v in first.parameters.items() if k != "device"})
+    record_run("vlae", {**resolved, "device": "auto"}, {"log_px": 0.0}, wall_time_s=1, device="cpu",
+               directory=tmp_path)
+    table = coverage("vlae", "cpu", tmp_path)
+    assert table["recorded"].tolist() == [True] + [False] * 11
+    assert table["run"].iloc[0] == first.label

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from companion.reproduce.__main__ import main
-from companion.results import load_records, load_runs
+from companion.results import load_records, load_runs, significant
 from reproduce_fixture import chapters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,3 +96,64 @@ def test_a_sweep_stopped_while_its_job_runs_follows_the_job_when_started_again(
     assert "still in Slurm job" in again.stderr, "the running job is followed, not resubmitted"
     assert _first_line(again.stdout) == "1 done"
     assert len(load_records("tiny", results)) == 1
+
+
+SLOW_TRAINING = '''
+import torch
+
+with open("starts.txt", "a") as starts:  # one line per start of the notebook
+    starts.write("start\\n")
+
+from companion.training import checkpoint_folder, train
+
+def slow_loss(model, batch, state):
+    time.sleep(SECONDS_PER_EPOCH)
+    return ((model(batch) - 1.0) ** 2).mean()
+
+torch.manual_seed(0)
+model = torch.nn.Linear(4, 1)
+inputs = torch.linspace(-1.0, 1.0, 32).reshape(8, 4)
+train(model, slow_loss, lambda epoch: [inputs], epochs=EPOCHS,
+      optimizer=torch.optim.SGD(model.parameters(), lr=0.05),
+      checkpoint_dir=checkpoint_folder("linear"), fingerprint=params)
+record_run("tiny", {**params, "trained": True},
+           [{"item": "weights", "value": [float(v) for v in torch.cat([model.weight.flatten(),
+                                                                     model.bias])]}],
+           wall_time_s=0.0, device="cpu")
+'''
+
+
+def test_a_run_killed_at_its_time_limit_resumes_from_its_checkpoints(slurm_conf, tmp_path,
+                                                                      monkeypatch, capsys):
+    """A one-minute limit stops a 40-second training run before it ends (Slurm warns the job
+    15 s before the limit, and may warn it up to a minute early); submitit requeues the job,
+    which resumes from its checkpoints, as often as it takes, and the weights it records are
+    those of the same training run straight through."""
+    import torch
+
+    from companion.training import train
+
+    monkeypatch.setenv("SLURM_CONF", str(slurm_conf))
+    results = tmp_path / "results"
+    # 40 s of training: more than the first start can do before its warning (at most 45 s
+    # after it began, less the kernel's start), so it is always stopped at least once
+    code = SLOW_TRAINING.replace("SECONDS_PER_EPOCH", "2").replace("EPOCHS", "20")
+    tiny = chapters(tmp_path / "notebooks", {"cpu": {"scale": [1.0]}}, extra_code=code)
+    status = main(["--executor", "slurm", "--results-dir", str(results), "--time-limit", "1",
+                   "--retries", "0", "--poll-seconds", "0.5", "--no-progress"], chapters=tiny)
+    out, err = capsys.readouterr()
+    assert status == 0, out + err
+    [entry] = _ledger(results)
+    assert entry["status"] == "done"
+    starts = (tmp_path / "notebooks" / "starts.txt").read_text().split()
+    assert len(starts) >= 2, "the job was not stopped and requeued"
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    inputs = torch.linspace(-1.0, 1.0, 32).reshape(8, 4)
+    train(model, lambda m, batch, state: ((m(batch) - 1.0) ** 2).mean(), lambda epoch: [inputs],
+          epochs=20, optimizer=torch.optim.SGD(model.parameters(), lr=0.05))
+    straight = [float(v) for v in torch.cat([model.weight.flatten(), model.bias])]
+    runs = load_runs("tiny", results)
+    assert runs.loc[runs["item"] == "weights", "value"].tolist() == [significant(straight)]
+    assert not list((results / "_reproduce" / "checkpoints").glob("*")), "checkpoints cleared"

@@ -66,3 +66,23 @@ def test_this_run_joins_the_table_once():
     assert this["x"].tolist() == [1.0] and this["run_id"].iloc[0].startswith("this-run-")
     recorded = this.assign(run_id=f"20261124T000000Z-{results.run_key('vlae', params)}")
     assert results.with_this_run("vlae", recorded, params, [{"x": 2.0}]) is recorded
+
+
+def test_a_run_recorded_twice_counts_once_with_its_newest_numbers(tmp_path):
+    params = {"profile": "cpu", "seed": 0}
+    results.record_run("vlae", params, {"log_px": -90.0}, wall_time_s=1, device="cpu", directory=tmp_path)
+    results.record_run("vlae", {**params, "seed": 1}, {"log_px": -91.0}, wall_time_s=1, device="cpu",
+                       directory=tmp_path)
+    results.record_run("vlae", params, {"log_px": -89.0}, wall_time_s=1, device="cpu", directory=tmp_path)
+    assert len(results.load_records("vlae", tmp_path)) == 3
+    runs = results.load_runs("vlae", directory=tmp_path)
+    assert sorted(zip(runs["param_seed"], runs["log_px"])) == [(0, -89.0), (1, -91.0)]
+
+
+def test_profiles_are_never_pooled(tmp_path):
+    for profile, value in [("cpu", 1.0), ("cpu-long", 2.0), ("paper", 3.0)]:
+        results.record_run("ppca", {"profile": profile}, {"gap": value}, wall_time_s=0, device="cpu",
+                           directory=tmp_path)
+    assert results.load_runs("ppca", directory=tmp_path, profile="cpu-long")["gap"].tolist() == [2.0]
+    assert len(results.load_runs("ppca", directory=tmp_path)) == 3
+    assert results.load_runs("ppca", directory=tmp_path, profile="none").empty

@@ -4,16 +4,24 @@ import math
 
 import pytest
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from companion.vlae.laplace import (
+    GramQuadratic,
     NotPositiveDefiniteError,
+    choose_jacobian,
+    decoder_gram,
     decoder_jacobian,
+    decoder_linearization,
     iterative_laplace,
+    jacobian_flops,
     laplace_precision,
     linearize,
     precision_cholesky,
 )
-from companion.vlae.networks import MLP, BernoulliLikelihood, GaussianLikelihood, standard_normal_log_prob
+from companion.vlae.models import VLAE
+from companion.vlae.networks import MLP, BernoulliLikelihood, Encoder, GaussianLikelihood, standard_normal_log_prob
+from companion.vlae.settings import settings
 
 
 @pytest.mark.parametrize("sizes", [[2, 5], [3, 7, 5, 4], [4, 16, 16, 9], [5, 8, 6, 8, 6, 11]])
@@ -125,3 +133,107 @@ def test_gradients_flow_through_the_updates():
     (likelihood.log_prob(x, decoder(z)) - log_q).sum().backward()
     assert start.grad is not None and torch.isfinite(start.grad).all()
     assert likelihood.log_var.grad is not None and decoder.layers[0].weight.grad.abs().sum() > 0
+
+
+def test_gram_quadratic_backward_matches_finite_differences():
+    torch.manual_seed(6)
+    hidden_transposed = torch.randn(3, 2, 5, dtype=torch.float64, requires_grad=True)
+    root = torch.randn(7, 5, dtype=torch.float64)
+    gram = (root.T @ root).requires_grad_()
+    assert torch.autograd.gradcheck(GramQuadratic.apply, (hidden_transposed, gram))
+
+
+@pytest.mark.parametrize("sizes", [[3, 4], [2, 6, 9], [3, 7, 5, 11], [4, 8, 6, 5, 13]])
+def test_gram_linearization_gives_the_explicit_precision_and_transpose_product(sizes):
+    torch.manual_seed(7 + sum(sizes))
+    decoder = MLP(sizes).double()
+    z = torch.randn(5, sizes[0], dtype=torch.float64)
+    vector = torch.randn(5, sizes[-1], dtype=torch.float64)
+    curvature = torch.tensor(1.7, dtype=torch.float64)
+    explicit = decoder_linearization(decoder, z)
+    gram = decoder_linearization(decoder, z, decoder_gram(decoder))
+    torch.testing.assert_close(gram.output, explicit.output)
+    torch.testing.assert_close(gram.precision(curvature), explicit.precision(curvature))
+    torch.testing.assert_close(gram.transpose_times(vector), explicit.transpose_times(vector))
+    with pytest.raises(ValueError, match="explicit"):
+        gram.precision(torch.rand(sizes[-1], dtype=torch.float64))
+
+
+def counted_flops(function) -> int:
+    """Matrix-multiply FLOPs of ``function()`` as torch's FlopCounterMode counts them."""
+    with FlopCounterMode(display=False) as counter:
+        function()
+    return counter.get_total_flops()
+
+
+def vlae_pair(sizes: list[int], steps: int) -> dict[str, VLAE]:
+    """Two float64 Gaussian VLAEs with the same weights, one per forced Jacobian path."""
+    torch.manual_seed(sum(sizes))
+    models = {path: VLAE(Encoder(sizes[-1], sizes[0], [9], variance_head=False), MLP(sizes),
+                         GaussianLikelihood(log_var=-0.7), steps, jacobian=path).double()
+              for path in ("explicit", "gram")}
+    models["gram"].load_state_dict(models["explicit"].state_dict())
+    return models
+
+
+@pytest.mark.parametrize("sizes", [[3, 12], [3, 7, 5, 11], [4, 6, 9, 16], [5, 8, 6, 8, 13]])
+def test_gram_path_gives_the_explicit_loss_and_gradients(sizes):
+    steps, batch = 3, 6
+    models = vlae_pair(sizes, steps)
+    x = torch.randn(batch, sizes[-1], dtype=torch.float64)
+    losses, gradients, flops = {}, {}, {}
+    for path, model in models.items():
+        torch.manual_seed(11)
+        with FlopCounterMode(display=False) as counter:
+            loss = -model.elbo(x).mean()
+        loss.backward()
+        losses[path], flops[path] = loss.detach(), counter.get_total_flops()
+        gradients[path] = {name: parameter.grad for name, parameter in model.named_parameters()}
+    # the two models really took different paths: their FLOPs differ by what jacobian_flops says
+    expected = jacobian_flops(sizes[0], sizes[-2], sizes[-1], batch, steps)
+    assert flops["explicit"] - flops["gram"] == expected["explicit"] - expected["gram"]
+    assert abs(losses["gram"] - losses["explicit"]) <= 1e-10 * abs(losses["explicit"])
+    assert gradients["gram"].keys() == gradients["explicit"].keys()
+    for name, reference in gradients["explicit"].items():
+        difference = (gradients["gram"][name] - reference).norm()
+        assert difference <= 1e-10 * reference.norm(), name
+
+
+@pytest.mark.parametrize(("latent", "hidden", "pixels", "batch"), [
+    (8, 128, 64, 128), (50, 500, 784, 32), (50, 500, 3072, 1), (4, 16, 12, 8),
+    (4, 16, 15, 8), (4, 16, 17, 8), (4, 16, 22, 2), (4, 16, 22, 64), (2, 2, 6, 3), (3, 3, 40, 1),
+])
+def test_auto_picks_the_gram_path_exactly_when_it_does_fewer_flops(latent, hidden, pixels, batch):
+    torch.manual_seed(latent + hidden + pixels)
+    decoder = MLP([latent, hidden, hidden, pixels] if hidden != latent else [latent, pixels])
+    likelihood = GaussianLikelihood(log_var=-1.0)
+    x, start = torch.randn(batch, pixels), torch.randn(batch, latent)
+    steps = 2
+
+    def flops(jacobian: str) -> int:
+        with torch.no_grad():
+            return counted_flops(lambda: iterative_laplace(decoder, likelihood, x, start, steps, jacobian=jacobian))
+
+    counted = {path: flops(path) for path in ("explicit", "gram", "auto")}
+    formula = jacobian_flops(latent, hidden, pixels, batch, steps)
+    assert counted["explicit"] - counted["gram"] == formula["explicit"] - formula["gram"]
+    cheaper = "gram" if counted["gram"] < counted["explicit"] else "explicit"
+    assert choose_jacobian("auto", likelihood, decoder, batch, steps) == cheaper
+    assert counted["auto"] == counted[cheaper]
+    assert choose_jacobian("auto", BernoulliLikelihood(), decoder, batch, steps) == "explicit"
+
+
+def test_the_cpu_profile_keeps_the_explicit_path():
+    """The chapter's default run (8×8 digits, D = 64) must keep the path its recorded outputs used."""
+    params = settings(profile="cpu")
+    decoder = MLP([params["latent_dim"], params["hidden_dim"], params["hidden_dim"], 64])
+    for batch in (params["batch_size"], 10_000):
+        assert choose_jacobian("auto", GaussianLikelihood(), decoder, batch, params["steps"]) == "explicit"
+
+
+def test_bad_jacobian_options_raise_naming_the_valid_values():
+    decoder = MLP([2, 4, 6])
+    with pytest.raises(ValueError, match=r"jacobian='dense'.*'auto', 'explicit', 'gram'"):
+        choose_jacobian("dense", GaussianLikelihood(), decoder, 4, 2)
+    with pytest.raises(ValueError, match="Gaussian likelihood"):
+        choose_jacobian("gram", BernoulliLikelihood(), decoder, 4, 2)

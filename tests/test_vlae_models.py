@@ -107,3 +107,11 @@ def test_unknown_names_are_refused():
         build_model("vae", 12, 3, 16, "poisson")
     with pytest.raises(ValueError, match="valid values"):
         build_model("vlae", 12, 3, 16, "gaussian", damping="cosine")
+
+
+def test_vlae_refuses_a_bad_jacobian_option_when_built():
+    with pytest.raises(ValueError, match=r"jacobian='dense'.*valid values"):
+        build_model("vlae", 12, 3, 16, "gaussian", jacobian="dense")
+    with pytest.raises(ValueError, match="jacobian='gram' needs a Gaussian likelihood"):
+        build_model("vlae", 12, 3, 16, "bernoulli", jacobian="gram")
+    assert build_model("vlae", 12, 3, 16, "bernoulli", jacobian="explicit").jacobian == "explicit"

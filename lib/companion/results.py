@@ -98,8 +98,8 @@ def run_key(chapter: str, params: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-#: significant digits a recorded metric keeps: far above any run-to-run noise, far below the
-#: 17 digits of a float's repr, whose last ones differ from one CPU to another.
+#: How many significant digits a recorded metric keeps (far above any run-to-run noise, far
+#: below the 17 digits of a float's repr, whose last ones differ from one CPU to another).
 SIGNIFICANT_DIGITS = 6
 
 
@@ -165,14 +165,31 @@ def load_records(chapter: str | None = None, directory: Path | None = None) -> l
     return sorted(records, key=lambda record: record["run_id"])
 
 
-def load_runs(chapter: str, directory: Path | None = None) -> pd.DataFrame:
+def unique_records(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """``records`` with one record per run key (the newest): a run made again never counts
+    twice. Records are ordered oldest first."""
+    newest: dict[str, Mapping[str, Any]] = {}
+    for record in sorted(records, key=lambda record: record["run_id"]):
+        key = record.get("key") or run_key(record["chapter"], record["params"])
+        newest.pop(key, None)
+        newest[key] = record
+    return sorted(newest.values(), key=lambda record: record["run_id"])
+
+
+def load_runs(chapter: str, directory: Path | None = None, *, profile: str | None = None
+              ) -> pd.DataFrame:
     """One row per metrics row of every recorded run of ``chapter``, with its parameters.
 
+    A run recorded twice (same parameters) counts once, its newest record; ``profile`` keeps
+    only that profile's runs, so CPU-default, ``cpu-long`` and paper-scale evidence stay apart.
     Columns: run_id, profile, device, date, commit, wall_time_s, every parameter (prefixed
     ``param_``) and every metric. Empty (with those bookkeeping columns) when nothing is recorded.
     """
     rows = []
-    for record in load_records(chapter, directory):
+    records = unique_records(load_records(chapter, directory))
+    for record in records:
+        if profile is not None and record["profile"] != profile:
+            continue
         base = {
             "run_id": record["run_id"],
             "profile": record["profile"],

@@ -84,8 +84,8 @@ def checkpoint_folder(name: str) -> Path | None:
     return Path(root).expanduser() / name if root else None
 
 
-#: parameters that say where or how fast a run trains, not what it trains: a checkpoint may
-#: be resumed with other values (e.g. on a GPU after a CPU start)
+#: Parameters that say where or how fast a run trains, not what it trains (a checkpoint may
+#: be resumed with other values, e.g. on a GPU after a CPU start).
 _PLACEMENT = ("device", "data_dir", "threads", "devices")
 
 

@@ -12,7 +12,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "paper": {"dataset": "mnist", "examples": 40},
 }
 
-#: The chapter only reads and plots data: a sweep on Slurm asks no GPU for it.
+#: Whether the chapter needs a GPU (it only reads and plots data, so a Slurm sweep asks for none).
 USES_GPU = False
 
 GRID: dict[str, dict[str, list[Any]]] = {

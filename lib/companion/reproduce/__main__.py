@@ -35,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
     what = p.add_argument_group("what to run")
     what.add_argument("--chapters", help="comma-separated chapters (default: every chapter "
                       "with a notebook and a GRID)")
-    what.add_argument("--profile", default="cpu", help="profile whose grid is run: cpu or paper "
+    what.add_argument("--profile", default="cpu", help="profile whose grid is run: cpu, cpu-long or paper "
                       "(default: cpu)")
     what.add_argument("--seeds", help="seeds, e.g. 0,1,2 or 0-4 (default: the grid's, else 0)")
     what.add_argument("--only", action="append", default=[], metavar="KEY=VALUE[,VALUE]",
@@ -61,6 +61,9 @@ def parser() -> argparse.ArgumentParser:
     slurm.add_argument("--partition", help="Slurm partition (default: the cluster's default)")
     slurm.add_argument("--time-limit", default="60", help="per run: minutes, H:MM:SS or "
                        "D-HH:MM:SS (default: 60)")
+    slurm.add_argument("--max-requeues", type=int, default=10,
+                       help="times a run stopped at its time limit is requeued; it resumes "
+                       "from its checkpoints (default: 10)")
     slurm.add_argument("--gpus-per-job", type=int, default=0, help="GPUs per run (default: 0)")
     slurm.add_argument("--cpus-per-job", type=int, default=1, help="CPUs per run (default: 1)")
     slurm.add_argument("--mem-gb", type=float, help="memory per run in GB")
@@ -105,6 +108,7 @@ def make_executor(args: argparse.Namespace, folder: Path) -> LocalExecutor | Slu
         partition=args.partition, time_limit_min=slurm_minutes(args.time_limit),
         gpus_per_job=args.gpus_per_job, cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb,
         array_parallelism=args.array_parallelism, setup=tuple(args.slurm_setup),
+        max_requeues=args.max_requeues,
         extra=tuple((k, v[-1]) for k, v in parse_assignments(args.slurm_option,
                                                                 "--slurm-option").items()))
     return SlurmExecutor(folder, options, poll_s=args.poll_seconds)

@@ -94,7 +94,7 @@ def _interrupted(error: BaseException) -> bool:
     """Whether ``error`` means the run was stopped rather than broken."""
     import papermill
 
-    if isinstance(error, KeyboardInterrupt):
+    if isinstance(error, (KeyboardInterrupt, SystemExit)):
         return True
     return isinstance(error, papermill.PapermillExecutionError) and error.ename == "KeyboardInterrupt"
 
@@ -135,8 +135,8 @@ def execute_run(run: Run, results_dir: str, attempt: int = 1, executor: str = "l
             traceback=trace, kernel_log="\n".join(kernel_log), notebook=failed_notebook,
             wall_time_s=round(time.perf_counter() - start, 1), finished=now(), **identity)
         shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(error, KeyboardInterrupt):
-            raise
+        if isinstance(error, (KeyboardInterrupt, SystemExit)):
+            raise  # Ctrl-C, or submitit leaving a job it has requeued at its time limit
         return entry
     records = []
     for record in sorted((staging / "results").glob("*/*.json")):

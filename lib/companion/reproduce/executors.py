@@ -132,6 +132,31 @@ def slurm_minutes(text: str) -> int:
     return total
 
 
+class ResumableRun:
+    """:func:`execute_run` as a Slurm job that submitit requeues at its time limit.
+
+    Slurm warns the job (SIGUSR2) a little before the limit; submitit then calls
+    :meth:`checkpoint` and requeues the same call, which resumes the chapter's models from
+    the checkpoints they wrote under ``$COMPANION_CHECKPOINT_DIR`` (at most one epoch lost).
+    """
+
+    def __call__(self, run: Run, results_dir: str, attempt: int, executor: str) -> dict[str, Any]:
+        return execute_run(run, results_dir, attempt, executor)
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        """The call to requeue: the same run again."""
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+def signal_delay_seconds(time_limit_min: int) -> int:
+    """How long before the time limit Slurm warns a job so it can be requeued: submitit's 90 s,
+    but at most a quarter of a short limit (a one-minute limit would otherwise be warned at
+    its start)."""
+    return max(10, min(90, time_limit_min * 60 // 4))
+
+
 @dataclass(frozen=True)
 class SlurmOptions:
     """Resources asked of Slurm for each run (one array task per run)."""
@@ -144,6 +169,7 @@ class SlurmOptions:
     array_parallelism: int = 256
     setup: tuple[str, ...] = ()
     extra: tuple[tuple[str, str], ...] = ()
+    max_requeues: int = 10
 
 
 def _no_sacct_noise(record: logging.LogRecord) -> bool:
@@ -166,6 +192,7 @@ class SlurmExecutor:
         parameters: dict[str, Any] = {
             "name": "companion-reproduce",
             "timeout_min": options.time_limit_min,
+            "slurm_signal_delay_s": signal_delay_seconds(options.time_limit_min),
             "cpus_per_task": options.cpus_per_job,
             "tasks_per_node": 1,
             "nodes": 1,
@@ -182,7 +209,8 @@ class SlurmExecutor:
         # runs of chapters that train nothing go in array jobs that ask for no GPU
         self.executors = {}
         for uses_gpu in (True, False):
-            executor = submitit.AutoExecutor(folder=self.folder / "%j", cluster="slurm")
+            executor = submitit.AutoExecutor(folder=self.folder / "%j", cluster="slurm",
+                                             slurm_max_num_timeout=options.max_requeues)
             gpus = {"gpus_per_node": options.gpus_per_job} if uses_gpu and options.gpus_per_job else {}
             executor.update_parameters(**parameters, **gpus)
             self.executors[uses_gpu] = executor
@@ -196,7 +224,7 @@ class SlurmExecutor:
             if not group:
                 continue
             with executor.batch():
-                submitted += [(task, executor.submit(execute_run, task.run,
+                submitted += [(task, executor.submit(ResumableRun(), task.run,
                                                      str(self.ledger.results_dir),
                                                      task.attempt, self.name))
                               for task in group]

@@ -23,7 +23,7 @@ import companion
 from companion.paths import repository_root
 from companion.results import run_key
 
-#: Library folders left out of the code version: this package only schedules runs.
+#: Library folders left out of the code version (this package only schedules runs).
 _NOT_CODE = ("reproduce",)
 
 
@@ -272,3 +272,18 @@ def plan_table(runs: Sequence[Run], states: Sequence[str],
              "estimate": format_duration(estimated_seconds(run, records))}
             for run, state in zip(runs, states)]
     return pd.DataFrame(rows, columns=["chapter", "key", "parameters", "state", "estimate"])
+
+
+def coverage(chapter: str, profile: str, directory: Path | None = None) -> pd.DataFrame:
+    """Which runs of ``chapter``'s ``profile`` grid are recorded: one row per planned run (its
+    grid values and whether a record with its parameters exists), so a chapter can say how much
+    of its evidence has landed and a sweep stopped half-way shows as such."""
+    from companion.results import load_records, unique_records
+
+    specs, missing = registered_chapters()
+    if chapter not in specs:
+        raise ValueError(f"chapter {chapter!r} cannot be planned: {missing.get(chapter, 'unknown')}")
+    keys = {record["key"] for record in unique_records(load_records(chapter, directory))}
+    runs = expand(specs[chapter], profile)
+    return pd.DataFrame({"run": [run.label for run in runs],
+                         "recorded": [run.record_key in keys for run in runs]})

@@ -10,8 +10,11 @@ Public API (other chapters, e.g. the PPCA study, build on it):
   ``likelihood``.
 * ``decoder_jacobian(decoder, z)`` → the exact Jacobian ∂g/∂z (…×D×d) of a ReLU MLP decoder;
   ``linearize(decoder, z)`` → (g(z), Jacobian).
-* ``iterative_laplace(decoder, likelihood, x, initial_mean, steps, damping)`` → Algorithm 1:
-  (q = N(μ_T, Λ_T⁻¹), iterates); ``laplace_target`` is one undamped update.
+* ``iterative_laplace(decoder, likelihood, x, initial_mean, steps, damping, jacobian)`` →
+  Algorithm 1: (q = N(μ_T, Λ_T⁻¹), iterates); ``laplace_target`` is one undamped update from
+  ``decoder_linearization(decoder, z, gram)``. ``jacobian`` (:data:`JACOBIANS`) forms W
+  ("explicit") or uses WᵀW = Aᵀ(W_LᵀW_L)A ("gram", Gaussian only); "auto" picks the one with
+  fewer FLOPs (``jacobian_flops``).
 * ``importance_log_likelihood(model, x, samples)`` → per-example log p(x) estimates.
 
 Modules: :mod:`~companion.vlae.networks` (MLPs, likelihoods), :mod:`~companion.vlae.posteriors`
@@ -24,9 +27,12 @@ Modules: :mod:`~companion.vlae.networks` (MLPs, likelihoods), :mod:`~companion.v
 from companion.vlae.evaluation import importance_log_likelihood, log_mean_exp, mean_elbo
 from companion.vlae.laplace import (
     DAMPING,
+    JACOBIANS,
     NotPositiveDefiniteError,
     decoder_jacobian,
+    decoder_linearization,
     iterative_laplace,
+    jacobian_flops,
     laplace_precision,
     laplace_target,
     linearize,
@@ -47,10 +53,10 @@ from companion.vlae.posteriors import DiagonalGaussian, FullCovarianceGaussian, 
 from companion.vlae.settings import GRID, PROFILES, settings
 
 __all__ = [
-    "DAMPING", "GRID", "MLP", "MODELS", "PROFILES", "SAVAE", "TITLES", "VAE", "VLAE",
+    "DAMPING", "GRID", "JACOBIANS", "MLP", "MODELS", "PROFILES", "SAVAE", "TITLES", "VAE", "VLAE",
     "BernoulliLikelihood", "DiagonalGaussian", "Encoder", "FullCovarianceGaussian",
     "GaussianLikelihood", "HouseholderFlow", "HouseholderVAE", "LatentVariableModel",
-    "NotPositiveDefiniteError", "build_model", "decoder_jacobian", "importance_log_likelihood",
-    "iterative_laplace", "laplace_precision", "laplace_target", "linearize", "log_mean_exp",
+    "NotPositiveDefiniteError", "build_model", "decoder_jacobian", "decoder_linearization",
+    "importance_log_likelihood", "iterative_laplace", "jacobian_flops", "laplace_precision", "laplace_target", "linearize", "log_mean_exp",
     "mean_elbo", "settings", "svi_refine",
 ]

@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from companion.vlae.evaluation import correlation, posterior_moments
-from companion.vlae.laplace import DAMPING, laplace_target, linearize
+from companion.vlae.laplace import DAMPING, decoder_linearization, laplace_target
 from companion.vlae.models import TITLES, VLAE, LatentVariableModel
 from companion.vlae.posteriors import FullCovarianceGaussian
 
@@ -84,8 +84,7 @@ def update_illustration(model: VLAE, x: torch.Tensor) -> Figure:
     x = x.reshape(1, -1)
     with torch.no_grad():
         start, _, _ = model.encoder(x)
-        output, jacobian = linearize(model.decoder, start)
-        target, factor = laplace_target(model.likelihood, x, start, output, jacobian)
+        target, factor = laplace_target(model.likelihood, x, start, decoder_linearization(model.decoder, start))
         rate = DAMPING[model.damping](0)
         updated = (1.0 - rate) * start + rate * target
     center, half_width = posterior_window(model, x)

@@ -15,6 +15,14 @@ which is how :func:`laplace_target` computes them. Each step is damped,
 Λ is factorised by Cholesky and applied by triangular solves; it is positive definite by
 construction (eigenvalues ≥ 1), so a failed factorisation means non-finite inputs and raises
 :class:`NotPositiveDefiniteError` instead of returning NaN.
+
+The update needs W only through Λ and Wᵀv. Writing the decoder as g(z) = W_L h(z) + b_L with
+h its last hidden layer, W = W_L A where A = ∂h/∂z = diag(m_{L−1}) W_{L−1} ⋯ diag(m_1) W_1.
+With a Gaussian likelihood Λ = σ⁻² Aᵀ G A + I and Wᵀv = Aᵀ(W_Lᵀ v), with G = W_LᵀW_L computed
+once per call for the whole batch, so W (D×d per example) is never formed: the "gram" path
+(:class:`GramLinearization`). It does fewer FLOPs roughly when the last hidden width is below
+the output size (:func:`jacobian_flops`). The "explicit" path (:class:`ExplicitLinearization`)
+forms W; it serves the Bernoulli likelihood and is the reference. "auto" picks the cheaper one.
 """
 
 from __future__ import annotations
@@ -23,8 +31,9 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
-from companion.vlae.networks import MLP, Likelihood
+from companion.vlae.networks import MLP, GaussianLikelihood, Likelihood
 from companion.vlae.posteriors import FullCovarianceGaussian
 
 #: Damping schedules α_t of the authors' code (0.5 / (t + 1)), their first release (0.9^t), or none.
@@ -35,32 +44,46 @@ DAMPING: dict[str, Callable[[int], float]] = {
 }
 
 
+#: How an update gets Λ and Wᵀv. "explicit" forms W, "gram" uses G = W_LᵀW_L (Gaussian
+#: likelihood only), "auto" picks the one with fewer FLOPs.
+JACOBIANS = ("auto", "explicit", "gram")
+
+
 class NotPositiveDefiniteError(FloatingPointError):
     """A posterior precision matrix could not be Cholesky-factorised."""
+
+
+def hidden_linearization(decoder: MLP, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """g(z) and Aᵀ, the transposed Jacobian A = ∂h/∂z of the last hidden layer h: (…, D), (…, d, h).
+
+    A is the masked product diag(m_{L−1}) W_{L−1} ⋯ diag(m_1) W_1 with m_i = 1[pre-activation_i
+    > 0], built from the input side so every product has d columns. It is accumulated
+    transposed, Aᵀ ← Aᵀ W_iᵀ, so each product is one (B·d)×n by n×m matrix multiply. A
+    decoder without hidden layers has h = z and A = I.
+    """
+    hidden, transposed = z, None
+    for layer in decoder.layers[:-1]:
+        pre_activation = layer(hidden)
+        # $A \leftarrow W_i A$ (the first layer's A is W_1 itself)
+        transposed = (layer.weight.mT.expand(*z.shape[:-1], *layer.weight.mT.shape)
+                      if transposed is None else transposed @ layer.weight.mT)
+        # $A \leftarrow \mathrm{diag}(m_i) A$, $m_i = 1[a_i > 0]$
+        transposed = transposed * (pre_activation > 0).unsqueeze(-2).to(transposed.dtype)
+        hidden = F.relu(pre_activation)
+    if transposed is None:
+        transposed = torch.eye(z.shape[-1], dtype=z.dtype, device=z.device).expand(*z.shape, z.shape[-1])
+    return decoder.layers[-1](hidden), transposed
 
 
 def linearize(decoder: MLP, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """g(z) and its exact Jacobian ∂g/∂z for a ReLU MLP, batched: shapes (…, D) and (…, D, d).
 
-    The Jacobian is the masked product W_L diag(m_{L−1}) W_{L−1} ⋯ diag(m_1) W_1 with
-    m_i = 1[pre-activation_i > 0], built from the input side so every product has d columns.
-    It is accumulated transposed, Jᵀ ← Jᵀ W_iᵀ, so each product is one (B·d)×n by n×m matrix
-    multiply; the result is returned as a transposed view.
+    The Jacobian is W_L A (:func:`hidden_linearization`), computed transposed as one matrix
+    multiply and returned as a transposed view.
     """
-    hidden, transposed = z, None
-    last = len(decoder.layers) - 1
-    for index, layer in enumerate(decoder.layers):
-        pre_activation = layer(hidden)
-        # $J \leftarrow W_i J$ (the first layer's J is W_1 itself)
-        transposed = (layer.weight.mT.expand(*z.shape[:-1], *layer.weight.mT.shape)
-                      if transposed is None else transposed @ layer.weight.mT)
-        if index < last:
-            # $J \leftarrow \mathrm{diag}(m_i) J$, $m_i = 1[a_i > 0]$
-            transposed = transposed * (pre_activation > 0).unsqueeze(-2).to(transposed.dtype)
-            hidden = F.relu(pre_activation)
-        else:
-            hidden = pre_activation
-    return hidden, transposed.mT
+    output, hidden_transposed = hidden_linearization(decoder, z)
+    # $W = W_L A$
+    return output, (hidden_transposed @ decoder.layers[-1].weight.mT).mT
 
 
 def decoder_jacobian(decoder: MLP, z: torch.Tensor) -> torch.Tensor:
@@ -76,6 +99,146 @@ def laplace_precision(jacobian: torch.Tensor, curvature: torch.Tensor) -> torch.
         return curvature * (jacobian.mT @ jacobian) + identity
     # $\Lambda = W^\top \mathrm{diag}(c) W + I$
     return jacobian.mT @ (jacobian * curvature.unsqueeze(-1)) + identity
+
+
+class GramQuadratic(torch.autograd.Function):
+    """Aᵀ G A for a batch of Aᵀ (…, d, h) and one symmetric G (h, h).
+
+    Autograd would differentiate the two products separately and spend a second h²·d product
+    on ∂/∂A = G (A Γ); with G symmetric it is (Γ + Γᵀ) Aᵀ G, from the forward's Aᵀ G (saved).
+    ∂/∂G = Σ_batch A Γ Aᵀ is one (h × B·d) by (B·d × h) product. Exact; not twice differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, hidden_transposed: torch.Tensor, gram: torch.Tensor) -> torch.Tensor:
+        # $A^\top G$ (the batch folds into one matrix product)
+        weighted = hidden_transposed @ gram
+        ctx.save_for_backward(hidden_transposed, weighted)
+        # $A^\top G A$
+        return weighted @ hidden_transposed.mT
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        hidden_transposed, weighted = ctx.saved_tensors
+        grad_hidden = grad_gram = None
+        if ctx.needs_input_grad[0]:
+            # $\partial / \partial A^\top = (\Gamma + \Gamma^\top) A^\top G$
+            grad_hidden = (grad + grad.mT) @ weighted
+        if ctx.needs_input_grad[1]:
+            width = hidden_transposed.shape[-1]
+            # $\partial / \partial G = \sum_b A_b \Gamma_b A_b^\top$
+            grad_gram = hidden_transposed.reshape(-1, width).mT @ (grad @ hidden_transposed).reshape(-1, width)
+        return grad_hidden, grad_gram
+
+
+def gram_precision(hidden_transposed: torch.Tensor, gram: torch.Tensor, curvature: torch.Tensor) -> torch.Tensor:
+    """Λ = c Aᵀ G A + I (= c WᵀW + I for W = W_L A, G = W_LᵀW_L) for a scalar curvature c."""
+    if curvature.dim() != 0:
+        raise ValueError("the Gram path needs one curvature for every pixel (a Gaussian likelihood); "
+                         "use jacobian='explicit' for a per-pixel curvature such as the Bernoulli's")
+    identity = torch.eye(hidden_transposed.shape[-2], dtype=gram.dtype, device=gram.device)
+    # $\Lambda = \sigma^{-2} A^\top G A + I$
+    return curvature * GramQuadratic.apply(hidden_transposed, gram) + identity
+
+
+class ExplicitLinearization:
+    """The decoder linearised at μ with W = ∂g/∂z(μ) formed (any likelihood).
+
+    Args:
+        output: g(μ), shape (…, D).
+        jacobian: W, shape (…, D, d).
+    """
+
+    def __init__(self, output: torch.Tensor, jacobian: torch.Tensor) -> None:
+        self.output, self.jacobian = output, jacobian
+
+    def precision(self, curvature: torch.Tensor) -> torch.Tensor:
+        """Λ = Wᵀ diag(c) W + I."""
+        return laplace_precision(self.jacobian, curvature)
+
+    def transpose_times(self, vector: torch.Tensor) -> torch.Tensor:
+        """Wᵀ v for a batch of vectors v (…, D)."""
+        return (self.jacobian.mT @ vector.unsqueeze(-1)).squeeze(-1)
+
+
+class GramLinearization:
+    """The decoder linearised at μ with W = W_L A never formed (scalar curvature only).
+
+    Args:
+        output: g(μ), shape (…, D).
+        hidden_transposed: Aᵀ, the last hidden layer's transposed Jacobian, shape (…, d, h).
+        last_weight: W_L, shape (D, h).
+        gram: G = W_LᵀW_L (:func:`decoder_gram`), shared by the batch.
+    """
+
+    def __init__(self, output: torch.Tensor, hidden_transposed: torch.Tensor, last_weight: torch.Tensor,
+                 gram: torch.Tensor) -> None:
+        self.output, self.hidden_transposed = output, hidden_transposed
+        self.last_weight, self.gram = last_weight, gram
+
+    def precision(self, curvature: torch.Tensor) -> torch.Tensor:
+        """Λ = c Aᵀ G A + I."""
+        return gram_precision(self.hidden_transposed, self.gram, curvature)
+
+    def transpose_times(self, vector: torch.Tensor) -> torch.Tensor:
+        """Wᵀ v = Aᵀ (W_Lᵀ v) for a batch of vectors v (…, D)."""
+        # $W^\top v = A^\top (W_L^\top v)$
+        return (self.hidden_transposed @ (vector @ self.last_weight).unsqueeze(-1)).squeeze(-1)
+
+
+Linearization = ExplicitLinearization | GramLinearization
+
+
+def decoder_gram(decoder: MLP) -> torch.Tensor:
+    """G = W_LᵀW_L of the decoder's last layer (its bias does not enter)."""
+    weight = decoder.layers[-1].weight
+    # $G = W_L^\top W_L$
+    return weight.mT @ weight
+
+
+def decoder_linearization(decoder: MLP, z: torch.Tensor, gram: torch.Tensor | None = None) -> Linearization:
+    """The decoder linearised at z: explicit, or by the Gram path when G (:func:`decoder_gram`) is given."""
+    if gram is None:
+        return ExplicitLinearization(*linearize(decoder, z))
+    output, hidden_transposed = hidden_linearization(decoder, z)
+    return GramLinearization(output, hidden_transposed, decoder.layers[-1].weight, gram)
+
+
+def jacobian_flops(latent: int, hidden: int, pixels: int, batch: int, steps: int) -> dict[str, int]:
+    """FLOPs (2 per multiply-add) in which the two paths differ, for Algorithm 1 on a batch:
+    T + 1 precisions (the last one for q) and T gradients Wᵀv.
+
+    Explicit, per example: W = W_L A (d·h·D) and WᵀW (d²·D) per precision, Wᵀv (d·D) per
+    gradient. Gram: G = W_LᵀW_L once (h²·D), then per example Aᵀ G (h²·d) and (AᵀG) A (d²·h)
+    per precision, W_Lᵀv (h·D) and Aᵀ(W_Lᵀv) (d·h) per gradient. Both share the decoder pass,
+    A, the Cholesky factorisations and the solves.
+    """
+    explicit = (steps + 1) * (latent * hidden * pixels + latent ** 2 * pixels) + steps * latent * pixels
+    gram = (steps + 1) * (hidden ** 2 * latent + latent ** 2 * hidden) + steps * (hidden * pixels + latent * hidden)
+    return {"explicit": 2 * batch * explicit, "gram": 2 * hidden ** 2 * pixels + 2 * batch * gram}
+
+
+def check_jacobian(jacobian: str, likelihood: Likelihood) -> None:
+    """Raise ValueError unless ``jacobian`` is one of :data:`JACOBIANS` usable with ``likelihood``."""
+    if jacobian not in JACOBIANS:
+        raise ValueError(f"jacobian={jacobian!r} is not valid; valid values: {list(JACOBIANS)}")
+    if jacobian == "gram" and not isinstance(likelihood, GaussianLikelihood):
+        raise ValueError(f"jacobian='gram' needs a Gaussian likelihood, not {type(likelihood).__name__}; "
+                         "valid values for it: ['auto', 'explicit']")
+
+
+def choose_jacobian(jacobian: str, likelihood: Likelihood, decoder: MLP, batch: int, steps: int) -> str:
+    """"explicit" or "gram": as forced, or for "auto" the Gram path exactly when it does fewer
+    FLOPs (:func:`jacobian_flops`) and the likelihood is Gaussian."""
+    check_jacobian(jacobian, likelihood)
+    if jacobian != "auto":
+        return jacobian
+    if not isinstance(likelihood, GaussianLikelihood):
+        return "explicit"
+    last = decoder.layers[-1]
+    flops = jacobian_flops(decoder.layers[0].in_features, last.in_features, last.out_features, batch, steps)
+    return "gram" if flops["gram"] < flops["explicit"] else "explicit"
 
 
 def precision_cholesky(precision: torch.Tensor) -> torch.Tensor:
@@ -100,37 +263,41 @@ def cholesky_solve(factor: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
 
 
 def laplace_target(
-    likelihood: Likelihood, x: torch.Tensor, mean: torch.Tensor, output: torch.Tensor,
-    jacobian: torch.Tensor,
+    likelihood: Likelihood, x: torch.Tensor, mean: torch.Tensor, linearization: Linearization,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The undamped update μ' and the Cholesky factor of Λ_t, from g(μ_t) and W_t.
+    """The undamped update μ' and the Cholesky factor of Λ_t, from the decoder linearised at μ_t.
 
     Gaussian: μ' = σ⁻² Λ_t⁻¹ W_tᵀ (x − b_t); Bernoulli: μ' = μ_t + Λ_t⁻¹ (W_tᵀ(x − p) − μ_t).
     """
-    factor = precision_cholesky(laplace_precision(jacobian, likelihood.output_curvature(output)))
+    output = linearization.output
+    factor = precision_cholesky(linearization.precision(likelihood.output_curvature(output)))
     # $\nabla_z \log p(x, z) = W_t^\top \partial_g \log p(x|g) - \mu_t$
-    gradient = (jacobian.mT @ likelihood.output_gradient(x, output).unsqueeze(-1)).squeeze(-1) - mean
+    gradient = linearization.transpose_times(likelihood.output_gradient(x, output)) - mean
     # $\mu' = \mu_t + \Lambda_t^{-1} \nabla_z \log p(x, z)$
     return mean + cholesky_solve(factor, gradient), factor
 
 
 def iterative_laplace(
     decoder: MLP, likelihood: Likelihood, x: torch.Tensor, initial_mean: torch.Tensor,
-    steps: int, damping: str = "harmonic",
+    steps: int, damping: str = "harmonic", jacobian: str = "auto",
 ) -> tuple[FullCovarianceGaussian, list[torch.Tensor]]:
     """Algorithm 1: T damped Laplace updates from μ₀, then q(z|x) = N(μ_T, Λ_T⁻¹).
 
-    Returns the posterior and the iterates [μ₀, …, μ_T] (gradients flow through all of them).
+    ``jacobian`` is one of :data:`JACOBIANS` (:func:`choose_jacobian`); the Gram path computes G
+    once for all T + 1 linearisations. Returns the posterior and the iterates [μ₀, …, μ_T]
+    (gradients flow through all of them).
     """
     schedule = DAMPING[damping]
+    batch = initial_mean.numel() // initial_mean.shape[-1]
+    path = choose_jacobian(jacobian, likelihood, decoder, batch, steps)
+    gram = decoder_gram(decoder) if path == "gram" else None
     mean, iterates = initial_mean, [initial_mean]
     for step in range(steps):
-        output, jacobian = linearize(decoder, mean)
-        target, _ = laplace_target(likelihood, x, mean, output, jacobian)
+        target, _ = laplace_target(likelihood, x, mean, decoder_linearization(decoder, mean, gram))
         rate = schedule(step)
         # $\mu_{t+1} = (1 - \alpha_t)\mu_t + \alpha_t \mu'$
         mean = (1.0 - rate) * mean + rate * target
         iterates.append(mean)
-    output, jacobian = linearize(decoder, mean)
-    factor = precision_cholesky(laplace_precision(jacobian, likelihood.output_curvature(output)))
+    final = decoder_linearization(decoder, mean, gram)
+    factor = precision_cholesky(final.precision(likelihood.output_curvature(final.output)))
     return FullCovarianceGaussian(mean, factor), iterates

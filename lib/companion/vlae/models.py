@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from companion.vlae.laplace import DAMPING, iterative_laplace
+from companion.vlae.laplace import DAMPING, check_jacobian, iterative_laplace
 from companion.vlae.networks import (
     MLP,
     Encoder,
@@ -159,20 +159,23 @@ class VLAE(LatentVariableModel):
     Args:
         steps: number of updates T.
         damping: schedule of α_t, a key of :data:`companion.vlae.laplace.DAMPING`.
+        jacobian: how each update gets Λ and Wᵀv, one of
+            :data:`companion.vlae.laplace.JACOBIANS` ("auto": the path with fewer FLOPs).
     """
 
     def __init__(self, encoder: Encoder, decoder: MLP, likelihood: Likelihood, steps: int,
-                 damping: str = "harmonic") -> None:
+                 damping: str = "harmonic", jacobian: str = "auto") -> None:
         super().__init__(encoder, decoder, likelihood)
         if damping not in DAMPING:
             raise ValueError(f"damping={damping!r} is not valid; valid values: {list(DAMPING)}")
-        self.steps, self.damping = steps, damping
+        check_jacobian(jacobian, likelihood)
+        self.steps, self.damping, self.jacobian = steps, damping, jacobian
 
     def laplace(self, x: torch.Tensor, steps: int | None = None) -> tuple[FullCovarianceGaussian, list[torch.Tensor]]:
         """q(z|x) after ``steps`` updates (default T) and the iterates μ₀, …, μ_T."""
         mean, _, _ = self.encoder(x)
         steps = self.steps if steps is None else steps
-        return iterative_laplace(self.decoder, self.likelihood, x, mean, steps, self.damping)
+        return iterative_laplace(self.decoder, self.likelihood, x, mean, steps, self.damping, self.jacobian)
 
     def posterior(self, x: torch.Tensor) -> FullCovarianceGaussian:
         return self.laplace(x)[0]
@@ -182,11 +185,13 @@ def build_model(
     name: str, input_dim: int, latent_dim: int, hidden_dim: int, likelihood: str,
     steps: int = 1, *, log_var: float = 0.0, hidden_layers: int = 2, init: str = "torch",
     damping: str = "harmonic", svi_lr: float = 1e-3, svi_max_grad_norm: float = 5.0,
+    jacobian: str = "auto",
 ) -> LatentVariableModel:
     """One of :data:`MODELS` with the shared MLPs (``hidden_layers`` × ``hidden_dim`` ReLU).
 
     ``likelihood`` is "gaussian" (log σ² starts at ``log_var``) or "bernoulli"; ``steps`` is T
-    (ignored by the VAE); ``init`` "authors" re-initialises every Linear as their code does.
+    (ignored by the VAE); ``init`` "authors" re-initialises every Linear as their code does;
+    ``jacobian`` is VLAE's Laplace-update path (:class:`VLAE`).
     """
     if name not in MODELS:
         raise ValueError(f"model {name!r} is not valid; valid values: {list(MODELS)}")
@@ -201,6 +206,6 @@ def build_model(
     elif name == "hf":
         model = HouseholderVAE(encoder, decoder, output, steps)
     else:
-        model = VLAE(encoder, decoder, output, steps, damping)
+        model = VLAE(encoder, decoder, output, steps, damping, jacobian)
     initialise(model, init)
     return model
