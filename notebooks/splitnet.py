@@ -207,12 +207,14 @@ show(f"{data.name}: {len(data.train_labels)} training and {len(data.test_labels)
 # %% tags=["full-width"]
 grouping = experiments.train_grouping(params, data, baseline)
 terms = grouping.history.epochs[["epoch", "cross_entropy", "R_W", "R_D", "R_E"]]
+glue_result("final_R_D", float(terms["R_D"].iloc[-1]), precision=".2f", atol=0.09)
 show(terms.iloc[[0, len(terms) // 4, len(terms) // 2, len(terms) - 1]].round(3).set_index("epoch"),
      atol=0.09)  # 3 × the largest change measured (R_W: 0.028)
 
 # %% [markdown]
-# $R_D$ falls from 1 (uniform) towards 0 as every unit commits to one group, $R_E$ stays at 1
-# (balanced groups), and $R_W$ falls as the weights between groups shrink. The assignments as
+# $R_D$ stays near 1 (uniform assignments) while it is held back, then falls towards 0 (reached
+# only when every unit commits to one group), $R_E$ stays near 1 (balanced groups), and $R_W$
+# falls as the weights between groups shrink. The assignments as
 # they sharpen: rows are groups, columns are units ordered by their final group, colour is the
 # probability (yellow = 1).
 
@@ -225,8 +227,9 @@ plt.show()
 # %% [markdown]
 # The learned weights reordered by group (the figure of the research summary): rows are output
 # units, columns input units, both sorted by their arg-max group, red lines mark the groups.
-# After the grouping phase the weights off the diagonal blocks are near zero; the baseline's
-# weights, ordered by the same groups, have no such structure.
+# The weights off the diagonal blocks shrink during the grouping phase (how close to zero they
+# get decides what the cut costs); the baseline's weights, ordered by the same groups, have no
+# such structure.
 
 # %%
 figures.plot_block_weights({"SplitNet": grouping.model.network, "baseline": baseline},
@@ -238,8 +241,9 @@ plt.show()
 # ## Phase 2: the hard split and fine-tuning
 #
 # Every unit goes to its arg-max group and every split layer keeps only its diagonal blocks.
-# Because the grouping phase already drove the off-block weights to zero, the cut alone costs
-# little accuracy; fine-tuning (cross-entropy and weight decay only) recovers the rest.
+# What the cut alone costs depends on how far the grouping phase drove the off-block weights to
+# zero and each unit's assignment to one group ($R_D$ near 0); fine-tuning (cross-entropy and
+# weight decay only) recovers the rest.
 
 # %%
 split, split_history, error_at_split = experiments.finetune_split(params, data, grouping)
@@ -456,12 +460,14 @@ long_cross.round(3)
 # The learned groups of every recorded seed, as rows of MNIST test images:
 
 # %%
-if len(long_groupings):
+long_learned = long_runs[long_runs["model"] == "SplitNet"].dropna(subset=["class_partition"]) \
+    if "class_partition" in long_runs else long_runs.iloc[:0]
+if len(long_learned):
     mnist_test = load_images("mnist5k", "test", params["data_dir"])
-    long_groups = [[int(k) for k in group.strip("{} ").split(", ")]
-                   for cell in long_groupings["learned groups"] for group in cell.split(" | ")]
-    seeds_shown = [f"seed {seed}" for seed, cell in zip(long_groupings["seed"], long_groupings["learned groups"])
-                   for _ in cell.split(" | ")]
+    long_groups, seeds_shown = [], []
+    for seed, code in zip(long_learned["param_seed"], long_learned["class_partition"]):
+        long_groups += evidence.groups_of(code)
+        seeds_shown += [f"seed {seed}"] * len(evidence.groups_of(code))
     figures.plot_class_groups(mnist_test.images, mnist_test.labels, long_groups, examples=2,
                               figsize=(8, 1.1 * len(long_groups)), titles=seeds_shown)
     plt.show()
@@ -516,7 +522,18 @@ pd.DataFrame(differences_from_paper()).set_index("parameter")
 #
 # **The pilot** (`benchmarks/splitnet_grouping.py --dataset mnist5k --width 1 --epochs 4
 # --finetune-epochs 2`, one baseline, three random initialisations of the assignment logits
-# per procedure): PILOT_RESULT.
+# per procedure, 4 grouping epochs; the ramp there held back both $R_D$ and $R_E$):
+#
+# | procedure | classes kept from the initial arg-max | agreement between initialisations (ARI) |
+# |---|---|---|
+# | from scratch, all terms (the paper's) | 0.8, 1.0, 0.9 | 0.6, 0.8, 0.6 (−0.08, 0.28, −0.08) |
+# | from the baseline, $R_W$ alone for half | 0.3, 0.5, 0.6 | 1.0, 1.0, 1.0 — all ten classes in *one* group |
+#
+# From scratch the grouping keeps the initial arg-max (random partitions of 5 + 5 agree on
+# 0.64 of the classes on average); with $R_W$ alone every class drifted into one group, which
+# cannot be cut. So the chosen schedule keeps the balance term on and holds back only the
+# disjoint term; it was not piloted separately for lack of time — its measurement is this
+# run's diagnostics above and the `cpu-long` section.
 
 # %% [markdown]
 # ## What reproduces at CPU scale
@@ -524,9 +541,11 @@ pd.DataFrame(differences_from_paper()).set_index("parameter")
 # * **Counting**: our counter reproduces WRN-16-8's size and cost exactly, and the reductions
 #   of splits follow from their group sizes; learned groups are unequal and save less than
 #   equal ones, as in the paper.
-# * **Grouping**: the regularisers make the assignments disjoint and balanced and drive the
-#   weights between groups to zero, so that the hard split costs little accuracy before any
-#   fine-tuning — the mechanism the paper relies on. Whether the *class* groups come from the
+# * **Grouping**: the regularisers drive the weights between groups down ($R_W$) and keep the
+#   groups balanced ($R_E$); with the disjoint term held back for half of this short grouping
+#   phase the assignments end only partly disjoint ($R_D$ = {glue:text}`final_R_D` at the end,
+#   0 for disjoint), and the cut costs {glue:text}`cut_cost:.2f` points on average before
+#   fine-tuning. Whether the *class* groups come from the
 #   data depends on the procedure at this budget: from scratch (the paper's procedure) 9 of 10
 #   classes stayed in the group of their random initial logits; from the trained baseline with
 #   $R_D$ held back at first, this run kept {glue:text}`kept_from_init` of them, and on MNIST the
@@ -539,8 +558,7 @@ pd.DataFrame(differences_from_paper()).set_index("parameter")
 #   {glue:text}`mean_difference:.2f` points; negative favours SplitNet) — differences of one to
 #   three images, which decide nothing. The MNIST runs with paired tests (previous section):
 #   {glue:text}`long_verdict` The paper's gap (1.5–2.5 points for its deeper splits on
-#   CIFAR-100, 100 classes) needs the paper profile to be tested at its scale. The cut itself
-#   costs {glue:text}`cut_cost:.2f` points on average before fine-tuning.
+#   CIFAR-100, 100 classes) needs the paper profile to be tested at its scale.
 # * **Parallel speed-up**: both parallel ways give the single-device logits. In the recorded
 #   benchmark most of the speed-up comes from the split network's smaller FLOPs (the
 #   "1 process" column); running its branches in two processes or threads adds little, because

@@ -83,11 +83,12 @@ def test_verdict_follows_the_numbers():
     pooled = pd.DataFrame([{"dataset": "mnist5k", "groups": "2-2-2", "seed": "all 2", "SplitNet": 2.0,
                             "SplitNet-R": 2.4, "difference": -0.4, "low": -1.0, "high": 0.2, "p_bootstrap": 0.2}])
     sentence = evidence.verdict(pooled, 3)
-    assert "inconclusive" in sentence and "-0.40" in sentence and "Only 2 of the 3" in sentence
+    assert "inconclusive" in sentence and "-0.40" in sentence and "Recorded so far: 2 of the 3 planned runs" in sentence
     decided = pooled.assign(low=-0.7, high=-0.1, p_bootstrap=0.01, seed="all 3")
     assert "learned groups beat random ones" in evidence.verdict(decided, 3)
     assert "random groups beat learned ones" in evidence.verdict(decided.assign(difference=0.4), 3)
 
 
 def test_partitions_are_described_as_sets_of_classes():
+    assert evidence.groups_of("0110") == [[0, 3], [1, 2]]
     assert evidence.describe_partition("0110") == "{0, 3} | {1, 2}"

@@ -61,11 +61,15 @@ def decode_correct(code: str) -> torch.Tensor:
     return torch.tensor([character == "1" for character in code], dtype=torch.bool)
 
 
+def groups_of(code: str) -> list[list[int]]:
+    """The classes of each group of a coded partition: "0110" → [[0, 3], [1, 2]]."""
+    partition = decode_partition(code)
+    return [torch.nonzero(partition == group).flatten().tolist() for group in range(int(partition.max()) + 1)]
+
+
 def describe_partition(code: str) -> str:
     """The groups of a coded partition as sets of classes: "0110" → "{0, 3} | {1, 2}"."""
-    partition = decode_partition(code)
-    return " | ".join("{" + ", ".join(str(k) for k in torch.nonzero(partition == g).flatten().tolist()) + "}"
-                      for g in range(int(partition.max()) + 1))
+    return " | ".join("{" + ", ".join(str(k) for k in group) + "}" for group in groups_of(code))
 
 
 def grouping_record(initial: torch.Tensor, final: torch.Tensor) -> dict[str, Any]:
@@ -198,7 +202,7 @@ def verdict(tests: pd.DataFrame, planned: int) -> str:
                          f"{numbers} — {finding}.")
     landed = int(pooled["seed"].map(lambda text: int(str(text).split()[1])).sum())
     if landed < planned:
-        sentences.append(f"Only {landed} of the {planned} planned runs have been recorded so far.")
+        sentences.append(f"Recorded so far: {landed} of the {planned} planned runs.")
     return " ".join(sentences)
 
 
