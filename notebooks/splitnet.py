@@ -415,8 +415,9 @@ experiments.table5_comparison(results.load_runs("splitnet/parallel"), paper.repo
 # baseline, the first half without $R_D$, then fine-tuning) and SplitNet-R (the baseline cut
 # along random balanced groups, trained as many epochs), so both see the same network and the
 # same number of epochs (the sizes are printed below). They come from a pilot: an epoch of
-# WRN-10-1 on MNIST-5k takes about 9 s of one core (WRN-10-2: about 30 s), so the grid needs
-# about 20 minutes of one core. The book never trains these runs; it renders their records
+# WRN-10-1 on MNIST-5k takes about 9 s of one core (WRN-10-2 about three times as long), so a
+# run's 36 epochs need about 6 minutes of one core; on the shared two-core machine the recorded
+# runs took the wall times printed below. The book never trains these runs; it renders their records
 # (`python -m companion.reproduce --profile cpu-long --chapters splitnet` makes or resumes them).
 
 # %%
@@ -548,12 +549,13 @@ pd.DataFrame(differences_from_paper()).set_index("parameter")
 #   fine-tuning. Whether the *class* groups come from the
 #   data depends on the procedure at this budget: from scratch (the paper's procedure) 9 of 10
 #   classes stayed in the group of their random initial logits; from the trained baseline with
-#   $R_D$ held back at first, this run kept {glue:text}`kept_from_init` of them, and on MNIST the
+#   $R_D$ held back at first, this run kept {glue:text}`kept_from_init` of them (agreement with
+#   the baseline's own grouping: {glue:text}`agree_implied`), and on MNIST the
 #   recorded seeds kept {glue:text}`long_kept_from_init` and agreed
 #   {glue:text}`long_cross_seed_agreement` with each other (random groupings:
 #   {glue:text}`long_random_cross_seed_agreement`).
-# * **Accuracy**: on the digits every model errs on a handful of test images. Over the
-#   {glue:text}`runs_compared` recorded runs the learned groups did better than random ones in
+# * **Accuracy**: on the digits every model errs on a handful of test images. In the
+#   {glue:text}`runs_compared` digits run(s) of this procedure the learned groups did better than random ones in
 #   {glue:text}`learned_better` and worse in {glue:text}`random_better` (mean difference
 #   {glue:text}`mean_difference:.2f` points; negative favours SplitNet) — differences of one to
 #   three images, which decide nothing. The MNIST runs with paired tests (previous section):

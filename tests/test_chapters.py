@@ -2,7 +2,7 @@
 
 import pytest
 
-from companion.chapters import CHAPTERS, available_chapters, format_parameter, parameter_table
+from companion.chapters import CHAPTERS, available_chapters, format_parameter, parameter_table, settings_module
 
 
 def test_every_registered_chapter_is_present_with_its_notebook():
@@ -18,7 +18,8 @@ def test_every_registered_chapter_is_present_with_its_notebook():
 def test_parameter_table_lists_common_and_profile_parameters(chapter):
     table = parameter_table(chapter)
     assert {"seed", "device", "data_dir"} <= set(table.index)
-    assert list(table.columns) == ['profile="cpu"', 'profile="paper"']
+    assert list(table.columns) == [f'profile="{name}"' for name in settings_module(chapter).PROFILES]
+    assert {'profile="cpu"', 'profile="paper"'} <= set(table.columns)
 
 
 def test_parameters_are_formatted_as_typed():
