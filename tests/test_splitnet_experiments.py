@@ -21,7 +21,7 @@ def _tiny_data(classes=4, count=64):
 
 def test_grouping_then_split_then_finetune_runs_and_records_assignments():
     params = settings(groups="1-2-2", epochs=2, finetune_epochs=1, batch_size=16, width=1,
-                      device="cpu")
+                      device="cpu", grouping_init="scratch")
     data = _tiny_data()
     grouping = experiments.train_grouping(params, data)
     assert len(grouping.snapshots) == params["epochs"] + 1  # before training and after each epoch
@@ -92,3 +92,78 @@ def test_learned_vs_random_counts_wins_per_run():
 def test_split_kind_names_the_papers_configurations():
     assert [experiments.split_kind(t) for t in ("1-1-4", "1-2-2", "2-2-2", "2-4-4")] == [
         "FC", "shallow", "deep", "hierarchical"]
+
+
+def test_gamma_schedule_holds_back_the_disjoint_term_during_the_ramp():
+    gammas = [1.0, 2.0, 10.0]
+    assert [experiments.scheduled_gammas(gammas, epoch, 2) for epoch in range(4)] == [
+        (1.0, 0.0, 10.0), (1.0, 0.0, 10.0), (1.0, 2.0, 10.0), (1.0, 2.0, 10.0)]
+    assert experiments.scheduled_gammas(gammas, 0, 0) == (1.0, 2.0, 10.0)  # no ramp: as before
+
+
+def test_grouping_loss_follows_the_ramp_in_training():
+    params = settings(groups="1-1-2", epochs=2, gamma_ramp=0.5, finetune_epochs=0, batch_size=16,
+                      width=1, device="cpu", gammas=[1.0, 2.0, 10.0], grouping_init="scratch")
+    grouping = experiments.train_grouping(params, _tiny_data())
+    steps = grouping.history.steps
+    rest = steps["loss"] - steps["cross_entropy"] - steps["R_W"]  # γ1 = 1
+    first, second = steps["epoch"] == 0, steps["epoch"] == 1
+    torch.testing.assert_close(torch.tensor(rest[first].values), torch.tensor(10.0 * steps["R_E"][first].values),
+                               atol=1e-4, rtol=1e-5)
+    expected = 2.0 * steps["R_D"][second] + 10.0 * steps["R_E"][second]
+    torch.testing.assert_close(torch.tensor(rest[second].values), torch.tensor(expected.values), atol=1e-4, rtol=1e-5)
+
+
+def test_grouping_from_the_baseline_starts_with_its_weights(monkeypatch):
+    params = settings(groups="1-2-2", epochs=1, finetune_epochs=0, batch_size=16, width=1, device="cpu",
+                      grouping_init="baseline")
+    data = _tiny_data()
+    baseline = experiments.make_network(params, data)
+    with torch.no_grad():
+        for parameter in baseline.parameters():
+            parameter.add_(torch.randn_like(parameter))  # unlike any fresh network
+    started = {}
+    original_fit = experiments.fit
+
+    def fit_recording_start(model, *args, **kwargs):
+        started.update({name: value.clone() for name, value in model.network.state_dict().items()})
+        return original_fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(experiments, "fit", fit_recording_start)
+    experiments.train_grouping(params, data, baseline)
+    assert started.keys() == baseline.state_dict().keys()
+    assert all(torch.equal(started[name], value) for name, value in baseline.state_dict().items())
+    with pytest.raises(ValueError, match="needs the trained baseline"):
+        experiments.train_grouping(params, data)
+
+
+def test_runs_of_another_grouping_procedure_are_not_pooled():
+    runs = pd.DataFrame({"param_grouping_init": [None, "baseline", "scratch", "baseline"],
+                         "param_gamma_ramp": [None, 0.5, 0.0, 0.25]})
+    assert experiments.same_procedure(runs, {"grouping_init": "baseline", "gamma_ramp": 0.5}).tolist() == [
+        False, True, False, False]
+    assert experiments.same_procedure(runs, {"grouping_init": "scratch", "gamma_ramp": 0.0}).tolist() == [
+        True, False, True, False]
+    old = pd.DataFrame({"run_id": ["a"]})  # recorded before the options existed: the paper's procedure
+    assert experiments.same_procedure(old, {"grouping_init": "scratch", "gamma_ramp": 0.0}).tolist() == [True]
+
+
+def test_random_control_from_the_baseline_starts_with_its_weights(monkeypatch):
+    params = settings(groups="1-2-2", epochs=1, finetune_epochs=0, batch_size=16, width=1, device="cpu",
+                      grouping_init="baseline")
+    data = _tiny_data()
+    baseline = experiments.make_network(params, data)
+    with torch.no_grad():
+        for parameter in baseline.parameters():
+            parameter.add_(torch.randn_like(parameter))  # unlike any fresh network
+    started = {}
+
+    def fit_recording_start(model, *args, **kwargs):
+        started["stem"] = next(model.trunk.parameters()).detach().clone()
+        return None
+
+    monkeypatch.setattr(experiments, "fit", fit_recording_start)
+    experiments.train_random_split(params, data, baseline)
+    assert torch.equal(started["stem"], next(baseline.parameters()))
+    with pytest.raises(ValueError, match="needs the trained baseline"):
+        experiments.train_random_split(params, data)

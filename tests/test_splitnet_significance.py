@@ -54,3 +54,27 @@ def test_bootstrap_and_mcnemar_agree_on_a_small_difference():
     first, second = _paired(90, 4, 6, 0)
     assert paired_bootstrap(first, second, resamples=4000).p_value > 0.3
     assert mcnemar_exact(first, second).p_value == pytest.approx(2 * sum(math.comb(10, k) for k in range(5)) / 1024)
+
+
+def test_bootstrap_over_seeds_averages_the_runs_and_resamples_whole_images():
+    # two runs on 40 images: A wrong in run 0 only on every image, B always right, so every image
+    # scores the same (+1 of 2 runs): d = 50% whatever the resample, the interval collapses on it
+    # and no resampled difference is as far from d as d is from 0: p = 1 / (1 + resamples)
+    first = torch.stack([torch.zeros(40, dtype=torch.bool), torch.ones(40, dtype=torch.bool)])
+    second = torch.ones(2, 40, dtype=torch.bool)
+    result = paired_bootstrap(first, second, resamples=300)
+    assert (result.difference, result.low, result.high) == (50.0, 50.0, 50.0)
+    assert result.p_value == pytest.approx(1 / 301)
+
+
+def test_bootstrap_of_a_run_repeated_is_the_bootstrap_of_the_run():
+    first, second = _paired(80, 5, 12, 3)
+    once = paired_bootstrap(first, second, resamples=2000, seed=3)
+    twice = paired_bootstrap(torch.stack([first, first]), torch.stack([second, second]), resamples=2000, seed=3)
+    assert twice.difference == pytest.approx(once.difference)
+    assert (twice.low, twice.high, twice.p_value) == pytest.approx((once.low, once.high, once.p_value))
+
+
+def test_bootstrap_needs_the_same_runs_on_the_same_images():
+    with pytest.raises(ValueError, match="same runs on the same images"):
+        paired_bootstrap(torch.ones(2, 5), torch.ones(3, 5))

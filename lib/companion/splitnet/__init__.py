@@ -16,11 +16,17 @@ Public API:
   ``layer_costs`` per layer, ``reduction`` the savings of a split.
 * ``MultiDeviceSplitNet(split, devices)`` (one process), ``distributed_logits`` and
   ``pipelined_logits`` (torch.distributed), ``launch_local`` (spawn N gloo processes).
+* :mod:`~companion.splitnet.diagnostics`: are the class groups learned? ``fraction_kept_from_init``,
+  ``partition_agreement``, ``adjusted_rand_index``, ``balanced_partition`` (the grouping a
+  trained classifier implies), ``compare_with_reference``;
+  :mod:`~companion.splitnet.significance`: ``mcnemar_exact`` and ``paired_bootstrap`` for two
+  models on one test set.
 
 Modules: :mod:`~companion.splitnet.wrn`, :mod:`~companion.splitnet.assignment`,
 :mod:`~companion.splitnet.regularizers`, :mod:`~companion.splitnet.split`,
 :mod:`~companion.splitnet.counting`, :mod:`~companion.splitnet.parallel`,
-:mod:`~companion.splitnet.augmentation`, :mod:`~companion.splitnet.settings` (chapter
+:mod:`~companion.splitnet.augmentation`, :mod:`~companion.splitnet.diagnostics`,
+:mod:`~companion.splitnet.significance`, :mod:`~companion.splitnet.settings` (chapter
 parameters), :mod:`~companion.splitnet.experiments` (the chapter's runs) and
 :mod:`~companion.splitnet.figures`.
 """

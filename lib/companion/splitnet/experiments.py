@@ -8,9 +8,15 @@ of each run's epochs.
 * baseline: the unsplit WRN, ``epochs + finetune_epochs`` epochs from scratch;
 * SplitNet: grouping phase (``epochs``; cross-entropy + γ1 R_W + γ2 R_D + γ3 R_E, dropout on
   the split layers, block batch-norm scales frozen at 1 as in the released script), hard split,
-  fine-tuning (``finetune_epochs``; cross-entropy + weight decay);
-* SplitNet-R: the same tree with random equal-size groups, trained from scratch for
-  ``epochs + finetune_epochs`` epochs, so it sees as many epochs as SplitNet.
+  fine-tuning (``finetune_epochs``; cross-entropy + weight decay). Two options let the groups
+  come from the data: ``grouping_init="baseline"`` starts the grouping phase from the trained
+  baseline (the authors' ``--basemodel``), and ``gamma_ramp`` > 0 trains the first fraction of
+  its epochs without the disjoint term (γ2 = 0), so the weights can move the classes before R_D
+  hardens the assignments (the balance term stays on: without it all classes drift into one
+  group);
+* SplitNet-R: the same tree with random equal-size groups, trained for
+  ``epochs + finetune_epochs`` epochs, so it sees as many epochs as SplitNet; from scratch, or
+  (``grouping_init="baseline"``) cut from the same trained baseline as SplitNet starts from.
 """
 
 from __future__ import annotations
@@ -31,8 +37,10 @@ from companion.data import batches, load_images
 from companion.splitnet.assignment import LearnedSplitWRN, balanced_groups
 from companion.splitnet.augmentation import random_crop_flip, standardize_by_channel, standardize_per_image
 from companion.splitnet.counting import count_cost, reduction
+from companion.splitnet.evidence import encode_correct
 from companion.splitnet.parallel import MultiDeviceSplitNet
 from companion.splitnet.regularizers import splitnet_regularizer
+from companion.splitnet.settings import ramp_epochs
 from companion.splitnet.split import SplitWideResNet, split_network
 from companion.splitnet.wrn import PreActBlock, WideResNet
 from companion.training import TrainResult, checkpoint_fingerprint, checkpoint_folder, train
@@ -133,14 +141,21 @@ def cross_entropy_loss(augment: bool) -> Callable[[nn.Module, Any, Any], torch.T
     return loss_fn
 
 
-def grouping_loss(gammas: Sequence[float], augment: bool) -> Callable[..., dict[str, torch.Tensor]]:
-    """Cross-entropy + γ1 R_W + γ2 R_D + γ3 R_E, with each term logged."""
+def scheduled_gammas(gammas: Sequence[float], epoch: int, ramp: int) -> tuple[float, float, float]:
+    """(γ1, γ2, γ3) in ``epoch`` (from 0): (γ1, 0, γ3) in the first ``ramp`` epochs, then all."""
+    gamma_weight, gamma_disjoint, gamma_balance = gammas
+    return (gamma_weight, 0.0 if epoch < ramp else gamma_disjoint, gamma_balance)
+
+
+def grouping_loss(gammas: Sequence[float], augment: bool, ramp: int = 0) -> Callable[..., dict[str, torch.Tensor]]:
+    """Cross-entropy + γ1 R_W + γ2 R_D + γ3 R_E (γ2 = 0 in the first ``ramp`` epochs), with
+    each term logged."""
     def loss_fn(model: LearnedSplitWRN, batch: tuple[torch.Tensor, torch.Tensor], state: Any
                 ) -> dict[str, torch.Tensor]:
         images, labels = batch
         images = random_crop_flip(images) if augment else images
         cross_entropy = F.cross_entropy(model(images), labels)
-        regularizer, terms = splitnet_regularizer(model, tuple(gammas))
+        regularizer, terms = splitnet_regularizer(model, scheduled_gammas(gammas, state.epoch, ramp))
         return {"loss": cross_entropy + regularizer, "cross_entropy": cross_entropy.detach(),
                 "R_W": terms["weight"].detach(), "R_D": terms["disjoint"].detach(),
                 "R_E": terms["balance"].detach()}
@@ -198,10 +213,19 @@ def freeze_block_bn_scales(network: WideResNet) -> None:
                 bn.weight.requires_grad_(False)
 
 
-def train_grouping(params: Mapping[str, Any], data: SplitData) -> GroupingRun:
-    """Phase 1: learn the network and the group assignments together."""
+def train_grouping(params: Mapping[str, Any], data: SplitData, baseline: WideResNet | None = None
+                   ) -> GroupingRun:
+    """Phase 1: learn the network and the group assignments together; with
+    ``grouping_init="baseline"`` the network starts as ``baseline`` (every weight and batch-norm
+    statistic; the assignment logits start random as from scratch, and the block batch-norm
+    scales stay frozen at the baseline's values)."""
     torch.manual_seed(params["seed"])
     model = LearnedSplitWRN(make_network(params, data, dropout=params["dropout"]), params["groups"])
+    if params["grouping_init"] == "baseline":
+        if baseline is None:
+            raise ValueError('grouping_init="baseline" needs the trained baseline: '
+                             "train_grouping(params, data, baseline)")
+        model.network.load_state_dict(baseline.state_dict())
     freeze_block_bn_scales(model.network)
     run = GroupingRun(model, TrainResult(pd.DataFrame(), pd.DataFrame()))
 
@@ -209,7 +233,8 @@ def train_grouping(params: Mapping[str, Any], data: SplitData) -> GroupingRun:
         run.snapshots.append(assignment_snapshot(trained))
 
     snapshot(model, -1)
-    run.history = fit(model, grouping_loss(params["gammas"], params["augment"]), params, data,
+    ramp = ramp_epochs(params["gamma_ramp"], params["epochs"])
+    run.history = fit(model, grouping_loss(params["gammas"], params["augment"], ramp), params, data,
                       phase="grouping", epochs=params["epochs"], lr=params["lr"],
                       decay_at=params["lr_decay_at"], weight_decay=params["weight_decay"],
                       seed_offset=1, on_epoch=snapshot, extras={"snapshots": run.snapshots})
@@ -238,10 +263,18 @@ def finetune_split(params: Mapping[str, Any], data: SplitData, grouping: Groupin
     return split.cpu(), history, error_at_split
 
 
-def train_random_split(params: Mapping[str, Any], data: SplitData) -> tuple[SplitWideResNet, TrainResult]:
-    """SplitNet-R: the same tree, random equal-size groups, trained from scratch."""
+def train_random_split(params: Mapping[str, Any], data: SplitData, baseline: WideResNet | None = None
+                       ) -> tuple[SplitWideResNet, TrainResult]:
+    """SplitNet-R: the same tree, random equal-size groups, trained ``epochs + finetune_epochs``
+    epochs; from scratch, or with ``grouping_init="baseline"`` cut from the trained ``baseline``
+    like SplitNet, so that both start from the same network and train as many epochs."""
     torch.manual_seed(params["seed"])
     network = make_network(params, data)
+    if params["grouping_init"] == "baseline":
+        if baseline is None:
+            raise ValueError('grouping_init="baseline" needs the trained baseline: '
+                             "train_random_split(params, data, baseline)")
+        network.load_state_dict(baseline.state_dict())
     assignments = LearnedSplitWRN(network, params["groups"]).assignments
     groups = balanced_groups(assignments, torch.Generator().manual_seed(params["seed"]))
     split = split_network(network, assignments, groups)
@@ -252,14 +285,17 @@ def train_random_split(params: Mapping[str, Any], data: SplitData) -> tuple[Spli
 
 
 def model_row(name: str, model: nn.Module, baseline: nn.Module, data: SplitData, groups: str,
-              error: float | None = None, **extra: float) -> dict[str, Any]:
+              error: float | None = None, **extra: Any) -> dict[str, Any]:
     """One row of the results: test error, parameters, FLOPs and reductions from the baseline,
-    and any ``extra`` metrics."""
+    which test images the model gets right (``test_correct``, coded by
+    :func:`~companion.splitnet.evidence.encode_correct`, for the paired tests), and any
+    ``extra`` metrics."""
     full = count_cost(baseline, data.shape)
     cost = count_cost(model, data.shape)
+    correct = predict(model, data.test_images).argmax(dim=1) == data.test_labels
     row = {"model": name, "groups": groups,
-           "test_error": error if error is not None else error_rate(model, data.test_images, data.test_labels),
-           "params": cost.parameters, "flops": cost.flops}
+           "test_error": error if error is not None else 100.0 * (1 - correct.float().mean().item()),
+           "params": cost.parameters, "flops": cost.flops, "test_correct": encode_correct(correct)}
     shrink = reduction(full, cost)
     row["params_reduced_pct"] = shrink["params_reduced_pct"]
     row["flops_reduced_pct"] = shrink["flops_reduced_pct"]
@@ -311,6 +347,21 @@ def split_kind(tree: str) -> str:
     if stage2 == 1:
         return "shallow"
     return "deep" if stage2 == stage3 == logits else "hierarchical"
+
+
+#: The grouping procedure of records made before its parameters existed: the paper's.
+PAPER_PROCEDURE = {"grouping_init": "scratch", "gamma_ramp": 0.0}
+
+
+def same_procedure(runs: pd.DataFrame, params: Mapping[str, Any]) -> pd.Series:
+    """Which ``runs`` (from :func:`~companion.results.load_runs`) used the grouping procedure
+    of ``params`` (records without the options used the paper's), so that runs of different
+    procedures are not pooled."""
+    keep = pd.Series(True, index=runs.index)
+    for name, default in PAPER_PROCEDURE.items():
+        column = runs[f"param_{name}"] if f"param_{name}" in runs else pd.Series(default, index=runs.index)
+        keep &= column.fillna(default) == params[name]
+    return keep
 
 
 def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:

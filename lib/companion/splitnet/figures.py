@@ -131,8 +131,10 @@ def plot_block_weights(networks: Mapping[str, nn.Module], assignments: SplitAssi
 
 
 def plot_class_groups(images: np.ndarray, labels: np.ndarray, groups: Sequence[Sequence[int]],
-                      examples: int = 3, figsize: tuple[float, float] = (10, 3)) -> Figure:
-    """One row per learned class group: ``examples`` test images of each of its classes."""
+                      examples: int = 3, figsize: tuple[float, float] = (10, 3),
+                      titles: Sequence[str] | None = None) -> Figure:
+    """One row per learned class group: ``examples`` test images of each of its classes; each
+    row titled "group i: classes …", after ``titles[i]`` when given (e.g. the seed)."""
     figure, axes = plt.subplots(len(groups), 1, figsize=figsize, squeeze=False)
     widest = max(len(group) for group in groups) * examples
     for ax, (index, group) in zip(axes[:, 0], enumerate(groups)):
@@ -143,7 +145,8 @@ def plot_class_groups(images: np.ndarray, labels: np.ndarray, groups: Sequence[S
         ax.imshow(canvas[..., 0] if canvas.shape[-1] == 1 else canvas, cmap="gray_r",
                   interpolation="nearest")
         ax.set_axis_off()
-        ax.set_title(f"group {index + 1}: classes {', '.join(str(label) for label in group)}",
+        prefix = f"{titles[index]}, " if titles is not None else ""
+        ax.set_title(f"{prefix}group {index + 1}: classes {', '.join(str(label) for label in group)}",
                      fontsize=9, loc="left")
     figure.tight_layout()
     return figure

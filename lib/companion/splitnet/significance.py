@@ -10,7 +10,8 @@ say how far.
   coin, so min(b, c) ~ Bin(b + c, ½) and p = min(1, 2 P(X ≤ min(b, c))).
 * :func:`paired_bootstrap`: the error difference A − B in %, a 95% percentile interval from
   resampling images with replacement (both models' results kept together), and a two-sided
-  p-value from the resampled differences shifted to mean zero.
+  p-value from the resampled differences shifted to mean zero; for several runs (seeds) of
+  each model on the same images, the mean difference, an image resampled with all its runs.
 """
 
 from __future__ import annotations
@@ -64,20 +65,31 @@ def paired_bootstrap(first_correct: torch.Tensor, second_correct: torch.Tensor, 
     """Paired bootstrap of error(A) − error(B) in %: images resampled with replacement;
     p = (1 + #{|d* − d| ≥ |d|}) / (1 + resamples), d* the resampled differences.
 
-    An image adds +100 (only A wrong), −100 (only B wrong) or 0 to the sum, so drawing n images
-    with replacement is drawing multinomial counts of those three outcomes: exact, and cheap for
-    any test set.
+    The results are n per-image values, or R × n for R runs of each model on the same n images
+    (seeds): then the difference is the mean over runs and an image is resampled with all its
+    runs. An image adds s_i = #{runs where only A is wrong} − #{only B is wrong} ∈ {−R, …, R}
+    to the sum, so drawing n images with replacement is drawing multinomial counts of those
+    2R + 1 values: exact, and cheap for any test set.
     """
-    first, second = _as_bool(first_correct), _as_bool(second_correct)
+    first, second = _as_runs(first_correct), _as_runs(second_correct)
     if first.shape != second.shape:
-        raise ValueError(f"{len(first)} and {len(second)} results: the tests need the same images")
-    images = len(first)
-    only_first_wrong = int((~first & second).sum())
-    only_second_wrong = int((first & ~second).sum())
-    shares = np.array([only_first_wrong, only_second_wrong, images - only_first_wrong - only_second_wrong]) / images
-    counts = np.random.default_rng(seed).multinomial(images, shares, size=resamples)
-    resampled = 100.0 * (counts[:, 0] - counts[:, 1]) / images  # d* = error*_A − error*_B
-    difference = 100.0 * (only_first_wrong - only_second_wrong) / images
+        raise ValueError(f"results of shape {tuple(first.shape)} and {tuple(second.shape)}: "
+                         "the tests need the same runs on the same images")
+    runs, images = first.shape
+    scores = (second.long() - first.long()).sum(dim=0)  # s_i = Σ_runs (A wrong − B wrong)
+    values, counts = torch.unique(scores, return_counts=True)
+    drawn = np.random.default_rng(seed).multinomial(images, counts.numpy() / images, size=resamples)
+    scale = 100.0 / (images * runs)
+    resampled = scale * drawn @ values.numpy()  # d* = error*_A − error*_B
+    difference = scale * float(scores.sum())
     low, high = np.quantile(resampled, [0.025, 0.975])
     extreme = int((np.abs(resampled - difference) >= abs(difference) - 1e-12).sum())
     return BootstrapResult(difference, float(low), float(high), (1 + extreme) / (1 + resamples))
+
+
+def _as_runs(correct: torch.Tensor) -> torch.Tensor:
+    """Per-image results as runs × images booleans (one run for a 1-D input)."""
+    values = torch.as_tensor(correct).to(torch.bool).cpu()
+    if values.dim() not in (1, 2):
+        raise ValueError(f"results of shape {tuple(values.shape)}: give images or runs × images")
+    return values.reshape(1, -1) if values.dim() == 1 else values
