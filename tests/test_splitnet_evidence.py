@@ -92,3 +92,19 @@ def test_verdict_follows_the_numbers():
 def test_partitions_are_described_as_sets_of_classes():
     assert evidence.groups_of("0110") == [[0, 3], [1, 2]]
     assert evidence.describe_partition("0110") == "{0, 3} | {1, 2}"
+
+
+def test_verdict_rules_on_pooled_rows():
+    from companion.splitnet.evidence import learned_vs_random_verdict, same_error_verdict
+
+    def row(difference, low, high, p, seeds=3):
+        return pd.Series({"seed": f"all {seeds}", "difference": difference, "low": low, "high": high,
+                          "p_bootstrap": p})
+
+    assert learned_vs_random_verdict(row(-1.0, -1.5, -0.5, 0.001)) == "reproduced"
+    assert learned_vs_random_verdict(row(+1.0, 0.5, 1.5, 0.001)) == "not reproduced"
+    assert learned_vs_random_verdict(row(+0.5, -0.05, 1.05, 0.08)) == "inconclusive"
+    assert learned_vs_random_verdict(row(-1.0, -1.5, -0.5, 0.001, seeds=2)) == "inconclusive"
+    assert same_error_verdict(row(0.1, -0.2, 0.4, 0.3), margin=0.52) == "reproduced"
+    assert same_error_verdict(row(2.0, 1.0, 3.0, 0.0), margin=0.52) == "not reproduced"
+    assert same_error_verdict(row(0.4, -0.1, 0.9, 0.1), margin=0.52) == "inconclusive"

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from companion.evidence import MIN_SEEDS
 from companion.splitnet import diagnostics
 from companion.splitnet.significance import mcnemar_exact, paired_bootstrap
 
@@ -145,12 +146,20 @@ def learned_vs_random_tests(runs: pd.DataFrame, resamples: int = 10000) -> pd.Da
     95% interval and p; then one row per data set and tree pooling the seeds: mean errors, the
     mean difference and the bootstrap over test images of that mean (an image is resampled with
     all its seeds, since every seed is scored on the same images)."""
+    return paired_model_tests(runs, "SplitNet", "SplitNet-R", resamples)
+
+
+def paired_model_tests(runs: pd.DataFrame, first_model: str, second_model: str,
+                       resamples: int = 10000) -> pd.DataFrame:
+    """``first_model`` against ``second_model`` of the same runs on the same test images, per
+    seed and pooled over seeds (see :func:`learned_vs_random_tests`); the columns keep the
+    names "SplitNet" (first) and "SplitNet-R" (second)."""
     columns = ["dataset", "groups", "seed", "SplitNet", "SplitNet-R", "difference", "only_SplitNet_right",
                "only_SplitNet-R_right", "p_McNemar", "low", "high", "p_bootstrap"]
     if not len(runs) or "test_correct" not in runs:
         return pd.DataFrame(columns=columns)
-    learned = _seed_rows(runs, "SplitNet").dropna(subset=["test_correct"])
-    random = _seed_rows(runs, "SplitNet-R").dropna(subset=["test_correct"])
+    learned = _seed_rows(runs, first_model).dropna(subset=["test_correct"])
+    random = _seed_rows(runs, second_model).dropna(subset=["test_correct"])
     keys = learned.index.intersection(random.index)
     rows = []
     for (dataset, groups), _ in pd.Series(0, index=keys).groupby(level=[0, 1]):
@@ -163,6 +172,33 @@ def learned_vs_random_tests(runs: pd.DataFrame, resamples: int = 10000) -> pd.Da
         pooled.update(only_SplitNet_right=np.nan, **{"only_SplitNet-R_right": np.nan}, p_McNemar=np.nan)
         rows.append(pooled)
     return pd.DataFrame(rows, columns=columns)
+
+
+def pooled_seeds(row: pd.Series) -> int:
+    """How many seeds a pooled row of :func:`paired_model_tests` ("all N") pools."""
+    return int(str(row["seed"]).split()[1])
+
+
+def learned_vs_random_verdict(row: pd.Series, min_seeds: int = MIN_SEEDS) -> str:
+    """The verdict on "learned groups beat random ones" from a pooled row of
+    :func:`learned_vs_random_tests`: reproduced when the paired bootstrap over test images
+    (seeds pooled) gives p < 0.05 with SplitNet's error the lower, not reproduced when p < 0.05
+    the other way, inconclusive otherwise or with fewer than ``min_seeds`` seeds."""
+    if pooled_seeds(row) < min_seeds or not row["p_bootstrap"] < SIGNIFICANCE_LEVEL:
+        return "inconclusive"
+    return "reproduced" if row["difference"] < 0 else "not reproduced"
+
+
+def same_error_verdict(row: pd.Series, margin: float, min_seeds: int = MIN_SEEDS) -> str:
+    """The verdict on "the split costs about no error" from a pooled row of
+    :func:`paired_model_tests` (SplitNet against the baseline): reproduced when the 95% interval
+    of the error difference lies below ``margin`` points (the paper's worst increase), not
+    reproduced when it lies above, inconclusive when it straddles it or with too few seeds."""
+    if pooled_seeds(row) < min_seeds:
+        return "inconclusive"
+    if row["high"] < margin:
+        return "reproduced"
+    return "not reproduced" if row["low"] > margin else "inconclusive"
 
 
 def _comparison_row(dataset: str, groups: str, seed: str, first: torch.Tensor, second: torch.Tensor,
@@ -191,13 +227,16 @@ def verdict(tests: pd.DataFrame, planned: int) -> str:
         numbers = (f"SplitNet {row['SplitNet']:.2f}% against SplitNet-R {row['SplitNet-R']:.2f}% "
                    f"(difference {row['difference']:+.2f} points, 95% interval "
                    f"[{row['low']:+.2f}, {row['high']:+.2f}], paired bootstrap p = {row['p_bootstrap']:.3f})")
-        if row["p_bootstrap"] >= SIGNIFICANCE_LEVEL:
-            finding = ("inconclusive: the difference is within what resampling the test images "
-                       "produces, so learned groups are not shown to beat random ones")
-        elif row["difference"] < 0:
-            finding = "learned groups beat random ones"
+        decided = learned_vs_random_verdict(row)
+        if decided == "reproduced":
+            finding = "**reproduced**: learned groups beat random ones"
+        elif decided == "not reproduced":
+            finding = "**not reproduced**: random groups beat learned ones"
+        elif seeds < MIN_SEEDS:
+            finding = f"**inconclusive**: {seeds} seed(s), {MIN_SEEDS} needed"
         else:
-            finding = "random groups beat learned ones"
+            finding = ("**inconclusive**: the difference is within what resampling the test images "
+                       "produces, so learned groups are not shown to beat random ones")
         sentences.append(f"On {row['dataset']} with the tree {row['groups']}, over {seeds} seed(s): "
                          f"{numbers} — {finding}.")
     landed = int(pooled["seed"].map(lambda text: int(str(text).split()[1])).sum())
