@@ -88,3 +88,24 @@ def test_nonlinear_study_compares_vae_vlae_and_the_true_decoder(params):
     assert frame.loc[frame["model"] == "truth", "sap"].item() == pytest.approx(1.0, abs=0.05)
     assert len(study.cosines) == 3 * params["examples"]
     assert len(nonlinear.nonlinear_table(frame)) == 3
+
+
+def test_at_default_sizes_the_vae_jacobian_is_closer_to_orthogonal_than_the_vlae():
+    # the direction the chapter reports at σ = 0.1 (one replicate of the default run; at smaller
+    # sizes, e.g. 10–20 epochs, the pilot found no stable direction and many collapsed latents)
+    study = nonlinear.nonlinear_study(settings(noise=0.1, nonlinear_seeds=1))
+    by_model = study.summary.set_index("model")
+    assert (by_model["collapsed"] == 0).all()
+    assert by_model.loc["vae", "abs_cos"] < by_model.loc["vlae", "abs_cos"] - 0.1
+    assert by_model.loc["vae", "abs_cos"] < by_model.loc["truth", "abs_cos"] - 0.1
+
+
+def test_when_noise_swamps_the_signal_both_models_switch_every_latent_off():
+    # σ = 2 on tanh outputs bounded by 1: the detector sees every direction collapsed, where
+    # |cos| between the (dead) columns takes arbitrary values
+    study = nonlinear.nonlinear_study(settings(noise=2.0, nonlinear_seeds=1, examples=500, hidden_dim=16,
+                                               nonlinear_epochs=10))
+    by_model = study.summary.set_index("model")
+    assert list(by_model.loc[["vae", "vlae"], "collapsed"]) == [2, 2]
+    assert list(by_model.loc[["vae", "vlae"], "dead_columns"]) == [2, 2]
+    assert (by_model.loc[["vae", "vlae"], "noise_std"] > 1.9).all()

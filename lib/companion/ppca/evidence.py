@@ -16,8 +16,9 @@ models train on the same data from the same random seed, so the comparison is pa
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -164,3 +165,17 @@ def coverage_sentence(coverage: pd.DataFrame, profile: str) -> str:
     text = f"{done} of the {len(coverage)} planned `{profile}` runs are recorded"
     missing = coverage.loc[~coverage["recorded"], "run"].tolist()
     return text + (f"; not yet: {', '.join(missing)}." if missing else ".")
+
+
+def study_frame(summary: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
+    """This run's non-linear study (:func:`companion.ppca.nonlinear.nonlinear_study`) as
+    :func:`seed_frame` rows, so that the same decision can be applied to it."""
+    frame = summary.assign(angle=float(params["angle"]), noise=float(params["noise"]), seed=int(params["seed"]))
+    return frame[["angle", "noise", "seed", "replicate", "model", *MEASURES]]
+
+
+def verdict_lines(found: Sequence[Verdict], short: bool = False) -> str:
+    """Markdown bullets of ``found`` (their sentences, or only the outcome when ``short``)."""
+    if not found:
+        return "Nothing is recorded at this scale yet, so nothing is decided here."
+    return "\n".join(f"- σ = {v.noise:g}: **{v.outcome}**" if short else f"- {v.sentence()}" for v in found)
