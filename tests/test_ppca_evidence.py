@@ -16,6 +16,7 @@ def records(noise, vae_cos, vlae_cos, vae_collapsed=None, vlae_collapsed=None, a
     for seed, values in enumerate(zip(vae_cos, vlae_cos, vae_collapsed, vlae_collapsed)):
         base = {"run_id": f"r{noise}-{seed}", "profile": "cpu-long", "param_noise": noise, "param_angle": angle,
                 "param_seed": seed, "section": "nonlinear", "replicate": 0}
+        rows.append({**base, "section": "linear", "replicate": None, "angle": 90.0, "method": "full"})  # own angle
         for model, cos, collapsed in (("truth", 0.5, 0), ("vae", values[0], values[2]), ("vlae", values[1], values[3])):
             rows.append({**base, "model": model, "abs_cos": cos, "dto": cos, "sap": 0.5, "collapsed": collapsed})
     return pd.DataFrame(rows)

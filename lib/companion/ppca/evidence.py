@@ -52,7 +52,8 @@ def seed_frame(runs: pd.DataFrame) -> pd.DataFrame:
     if runs.empty or not needed <= set(runs):
         return pd.DataFrame(columns=["angle", "noise", "seed", "replicate", "model", *MEASURES])
     rows = runs[(runs["section"] == "nonlinear") & runs["replicate"].notna() & runs["collapsed"].notna()]
-    frame = rows.rename(columns={"param_angle": "angle", "param_noise": "noise", "param_seed": "seed"})
+    own = {"param_angle": "angle", "param_noise": "noise", "param_seed": "seed"}
+    frame = rows.drop(columns=[name for name in own.values() if name in rows]).rename(columns=own)
     frame = frame[["angle", "noise", "seed", "replicate", "model", *MEASURES]].copy()
     frame[["seed", "replicate", "collapsed"]] = frame[["seed", "replicate", "collapsed"]].astype(int)
     return frame.sort_values(["angle", "noise", "seed", "replicate", "model"], ignore_index=True)
