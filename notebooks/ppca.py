@@ -330,7 +330,8 @@ experiments.recorded_nonlinear_table(runs)
 # study at σ = 0.1, 0.3 and 0.5 with 4,000 training and 4,000 held-out points, 64 hidden units
 # and 100 epochs of Adam at step 3e-3, in two runs of five replicates per noise level: ten
 # paired seeds (the same data and starting seed for the VAE and the VLAE). A pilot sized it at
-# about 28 minutes on one core. The book never trains it: it renders the records that
+# about half an hour of one core (the sweep measured about 5 CPU-minutes per run). The book
+# never trains it: it renders the records that
 # `python -m companion.reproduce --profile cpu-long --chapters ppca` leaves in
 # `data/results/ppca/`, and says how many of the planned runs have landed.
 

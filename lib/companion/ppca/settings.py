@@ -12,7 +12,8 @@ the chapter discusses land first) × run seeds {0, 1}: 10 paired seeds per noise
 for a sign test to reach p ≤ 0.05 (it needs ≥ 5 seeds that count). A pilot (nice 10, one torch
 thread, 1 December 2026) measured 17–19 CPU-s per VAE and 30–34 CPU-s per VLAE at these sizes,
 so about 50 CPU-s per replicate, 30 seeds ≈ 25 CPU-min plus ≈ 30 CPU-s per run for the rest of
-the notebook: about 28 minutes on one core for the 6 runs.
+the notebook: about 28 minutes on one core for the 6 runs. Measured in the sweep: about 5 CPU-min
+per run (≈ 32 for the grid), 17–21 minutes of wall time per run on the shared 2-core machine.
 """
 
 from __future__ import annotations
