@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from companion.ppca.metrics import (
-    column_cosines, distance_to_orthogonality, matched_angles, mean_abs_cosine, nearest_signed_permutation,
-    principal_directions, sap_score,
+    collapsed_directions, column_cosines, dead_columns, distance_to_orthogonality, matched_angles,
+    mean_abs_cosine, nearest_signed_permutation, principal_directions, retained_variance, sap_score,
 )
 
 
@@ -34,6 +34,54 @@ def test_dto_of_a_rotated_decoder(theta):
     assert distance_to_orthogonality(jacobian) == pytest.approx(2 * math.sqrt(1 - math.cos(theta)), rel=1e-9)
     stacked = np.stack([jacobian, orthonormal(5, 2)])
     assert distance_to_orthogonality(stacked) == pytest.approx(math.sqrt(1 - math.cos(theta)), rel=1e-9)
+
+
+def columns_at_cosine(cosine, scale=1.0):
+    basis = orthonormal(6, 2, seed=4)
+    return np.stack([basis[:, 0], scale * (cosine * basis[:, 0] + math.sqrt(1 - cosine ** 2) * basis[:, 1])], axis=1)
+
+
+def test_dto_goes_to_zero_when_a_column_collapses_whatever_the_angle():
+    # columns at |cos| 0.78: far from orthogonal (DtO 1.08); scale one by 0.03 and DtO is 0.033
+    assert mean_abs_cosine(columns_at_cosine(0.78)) == pytest.approx(0.78)
+    assert distance_to_orthogonality(columns_at_cosine(0.78)) == pytest.approx(1.0824, abs=1e-4)
+    collapsed = columns_at_cosine(0.78, scale=0.03)
+    assert mean_abs_cosine(collapsed) == pytest.approx(0.78)
+    assert distance_to_orthogonality(collapsed) == pytest.approx(0.0331, abs=1e-4)
+
+
+def test_dto_of_orthogonal_columns_with_equal_norms_depends_on_the_svd():
+    # JᵀJ = I: every V is a valid right-singular basis, so DtO is not forced to 0
+    basis = orthonormal(5, 2)
+    assert mean_abs_cosine(basis) == pytest.approx(0.0, abs=1e-12)
+    assert 0.0 <= distance_to_orthogonality(basis) <= 2 * math.sqrt(1 - math.cos(math.pi / 4)) + 1e-9
+
+
+def test_retained_variance_is_the_ppca_posterior_variance():
+    loadings = columns_at_cosine(0.0) @ np.diag([2.0, 0.3])
+    posterior = np.linalg.inv(loadings.T @ loadings / 0.5 ** 2 + np.eye(2))
+    assert np.diag(posterior) == pytest.approx(retained_variance([2.0, 0.3], 0.5))
+    with pytest.raises(ValueError, match="noise_std=0"):
+        retained_variance([1.0], 0)
+
+
+def test_a_dead_column_is_detected_and_a_live_one_is_not():
+    assert dead_columns(columns_at_cosine(0.78, scale=0.03), noise_std=0.1) == 1
+    assert collapsed_directions(columns_at_cosine(0.78, scale=0.03), noise_std=0.1) == 1
+    assert dead_columns(columns_at_cosine(0.78), noise_std=0.1) == 0
+    assert collapsed_directions(columns_at_cosine(0.78), noise_std=0.1) == 0
+    # the threshold σ/3: a column of norm 0.3 is live at σ = 0.5 only if above 0.5/3
+    assert dead_columns(columns_at_cosine(0.0, scale=0.18), noise_std=0.5) == 0
+    assert dead_columns(columns_at_cosine(0.0, scale=0.15), noise_std=0.5) == 1
+    assert dead_columns(np.zeros((6, 2)), noise_std=0.1) == 2
+
+
+def test_parallel_live_columns_collapse_a_direction_but_no_column():
+    parallel = columns_at_cosine(0.9999)
+    assert dead_columns(parallel, noise_std=0.1) == 0
+    assert collapsed_directions(parallel, noise_std=0.1) == 1
+    stack = np.stack([parallel, columns_at_cosine(0.0), columns_at_cosine(0.0)])
+    assert collapsed_directions(stack, noise_std=0.1) == 0  # a third of the points: mean share below 0.9
 
 
 def test_nearest_signed_permutation_beats_every_other_signed_permutation():

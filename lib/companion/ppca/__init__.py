@@ -7,9 +7,11 @@ of W, so the gap alone picks it: the columns of W become orthogonal, along the P
 
 Modules: :mod:`~companion.ppca.closed_form` (PPCA posterior, ML fit, likelihood, gap),
 :mod:`~companion.ppca.linear_vae` (linear VAE, analytic and stochastic ELBO),
-:mod:`~companion.ppca.metrics` (|cos|, DtO, angles, SAP), :mod:`~companion.ppca.synthetic`
-(data with chosen column angles and norms), :mod:`~companion.ppca.settings` (chapter
-parameters) and :mod:`~companion.ppca.experiments` (the chapter's fits, tables and figures).
+:mod:`~companion.ppca.metrics` (|cos|, DtO, angles, SAP, collapsed latents),
+:mod:`~companion.ppca.synthetic` (data with chosen column angles and norms),
+:mod:`~companion.ppca.settings` (chapter parameters), :mod:`~companion.ppca.experiments` (the
+chapter's fits, tables and figures), :mod:`~companion.ppca.nonlinear` (VAE and VLAE decoder
+Jacobians) and :mod:`~companion.ppca.evidence` (recorded seeds and the verdict per noise level).
 """
 
 from companion.ppca.closed_form import (

@@ -279,16 +279,24 @@ def plot_sgd_histories(histories: pd.DataFrame) -> Figure:
 
 
 def run_metrics(grid: pd.DataFrame, histories: pd.DataFrame, nonlinear_summary: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows a run record keeps: per-cell means of the linear fits, SGD's last epoch, non-linear means."""
+    """The rows a run record keeps: per-cell means of the linear fits, SGD's last epoch, and the
+    non-linear study per replicate and decoder (so that seeds can be compared pairwise)."""
     rows = [{"section": "linear", **row} for row in summary_rows(grid)]
     for record in histories.groupby("method", sort=False).tail(1).to_dict("records"):
         rows.append({"section": "sgd", "method": record["method"], "epochs": int(record["epoch"]) + 1,
                      "abs_cos": round(record["abs_cos"], 6), "elbo_deficit": round(record["elbo_deficit"], 6)})
-    means = nonlinear_summary.groupby("model", sort=False)[["elbo", "abs_cos", "dto", "sap"]].mean()
-    for model, values in means.iterrows():
-        rows.append({"section": "nonlinear", "model": model,
-                     **{key: (None if np.isnan(value) else round(float(value), 6)) for key, value in values.items()}})
+    for record in nonlinear_summary.to_dict("records"):
+        rows.append({"section": "nonlinear", **{key: _recordable(value) for key, value in record.items()}})
     return rows
+
+
+def _recordable(value: Any) -> Any:
+    """A value as a JSON record keeps it: floats rounded to 6 decimals, NaN as None."""
+    if isinstance(value, (float, np.floating)):
+        return None if np.isnan(value) else round(float(value), 6)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
 
 
 #: How recorded runs' parameters are labelled in tables.

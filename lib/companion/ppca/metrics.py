@@ -3,7 +3,12 @@
 - :func:`mean_abs_cosine`: average |cos| between pairs of columns of W (0: orthogonal).
 - :func:`distance_to_orthogonality` (DtO, Rolinek et al., 2019): with the SVD J = U S Vᵀ of a
   decoder Jacobian (W itself for a linear decoder), ‖V − P(V)‖_F for the signed permutation
-  P(V) nearest to V. It is 0 exactly when the columns of J are orthogonal.
+  P(V) nearest to V. It is 0 exactly when the SVD returns a V that is a signed permutation: then
+  JᵀJ is diagonal (orthogonal columns). The converse needs distinct column norms: orthogonal
+  columns of equal norm have no unique V, and DtO is whatever the SVD returns. A column that
+  shrinks to 0 makes JᵀJ nearly diagonal whatever the angles, so DtO → 0 then too.
+- :func:`collapsed_directions` and :func:`dead_columns`: latent directions (columns) the decoder
+  barely uses, where the posterior keeps more than :data:`COLLAPSE_SHARE` of the prior variance.
 - :func:`matched_angles`: angles between the columns of W and reference directions (the PCA
   axes or the true factors), each column matched to one reference, signs ignored.
 - :func:`sap_score` (Kumar et al., 2018): for each true factor, the gap between the two codes
@@ -55,7 +60,13 @@ def nearest_signed_permutation(matrix: ArrayLike) -> np.ndarray:
 
 
 def distance_to_orthogonality(jacobian: ArrayLike) -> float:
-    """DtO = ‖V − P(V)‖_F with J = U S Vᵀ; for a stack of Jacobians (N×d×k), the mean over N."""
+    """DtO = ‖V − P(V)‖_F with J = U S Vᵀ; for a stack of Jacobians (N×d×k), the mean over N.
+
+    0 exactly when V is a signed permutation, i.e. JᵀJ is diagonal with the columns' squared
+    norms on the diagonal; when two orthogonal columns have the same norm, V is not unique and
+    the value depends on the SVD. It is not a measure of angles alone: columns at |cos| 0.78
+    with one of them scaled by 0.03 give DtO 0.033 (a collapsed column looks orthogonal).
+    """
     value = _array(jacobian)
     stack = value[None] if value.ndim == 2 else value
     distances = []
@@ -63,6 +74,42 @@ def distance_to_orthogonality(jacobian: ArrayLike) -> float:
         right = np.linalg.svd(matrix, full_matrices=False)[2].T
         distances.append(np.linalg.norm(right - nearest_signed_permutation(right)))
     return float(np.mean(distances))
+
+
+#: A latent direction is collapsed when its posterior keeps more than this share of the prior
+#: variance: with decoder gain s along it and output noise σ, σ²/(σ² + s²) > 0.9, i.e. s < σ/3.
+COLLAPSE_SHARE = 0.9
+
+
+def retained_variance(gains: ArrayLike, noise_std: float) -> np.ndarray:
+    """Posterior variance over prior variance of a latent direction with decoder gain ``gains``.
+
+    For x = Wz + ε, ε ~ N(0, σ²I), Σ = (σ⁻²WᵀW + I)⁻¹: along a right singular vector of W
+    with singular value s it is σ²/(σ² + s²); for the best *diagonal* posterior of z_j it is
+    σ²/(σ² + ‖w_j‖²) (Σ⁻¹_jj = 1 + ‖w_j‖²/σ²).
+    """
+    if noise_std <= 0:
+        raise ValueError(f"noise_std={noise_std} must be positive")
+    return noise_std ** 2 / (noise_std ** 2 + _array(gains) ** 2)
+
+
+def collapsed_directions(jacobian: ArrayLike, noise_std: float, threshold: float = COLLAPSE_SHARE) -> int:
+    """How many latent directions the decoder ignores: for the j-th largest singular value of J
+    (a stack N×d×k: averaged over N), the posterior of the linearised decoder keeps more than
+    ``threshold`` of the prior variance. Counts a dead column and also parallel live columns."""
+    value = _array(jacobian)
+    stack = value[None] if value.ndim == 2 else value
+    shares = retained_variance(np.linalg.svd(stack, compute_uv=False), noise_std).mean(axis=0)
+    return int((shares > threshold).sum())
+
+
+def dead_columns(jacobian: ArrayLike, noise_std: float, threshold: float = COLLAPSE_SHARE) -> int:
+    """How many columns (latents z_j) the decoder ignores: σ²/(σ² + mean ‖J_j‖²) > ``threshold``
+    (averaged over a stack N×d×k), i.e. the root-mean-square column norm is below σ/3."""
+    value = _array(jacobian)
+    stack = value[None] if value.ndim == 2 else value
+    squared_norms = (stack ** 2).sum(axis=1).mean(axis=0)
+    return int((retained_variance(np.sqrt(squared_norms), noise_std) > threshold).sum())
 
 
 def principal_directions(covariance: ArrayLike, count: int) -> np.ndarray:

@@ -68,15 +68,24 @@ def pointwise_abs_cosines(jacobians: torch.Tensor) -> np.ndarray:
     return np.array([metrics.mean_abs_cosine(jacobian) for jacobian in jacobians])
 
 
-def jacobian_metrics(jacobians: torch.Tensor) -> dict[str, float]:
-    """Mean |cos| between the columns of each Jacobian (N×D×d), averaged over N, and the mean DtO."""
+def noise_std(model: LatentVariableModel) -> float:
+    """The output noise σ of a model with a Gaussian likelihood (log σ² is learned)."""
+    return float(torch.exp(0.5 * model.likelihood.log_var.detach()))
+
+
+def jacobian_metrics(jacobians: torch.Tensor, noise: float) -> dict[str, float]:
+    """Mean |cos| between the columns of each Jacobian (N×D×d), averaged over N, the mean DtO, and
+    the latent directions and columns the decoder ignores at output noise σ = ``noise``."""
     return {"abs_cos": float(pointwise_abs_cosines(jacobians).mean()),
-            "dto": metrics.distance_to_orthogonality(jacobians)}
+            "dto": metrics.distance_to_orthogonality(jacobians),
+            "collapsed": metrics.collapsed_directions(jacobians, noise),
+            "dead_columns": metrics.dead_columns(jacobians, noise)}
 
 
 @dataclass(frozen=True)
 class NonlinearResult:
-    """``summary``: one row per (replicate, decoder); ``cosines``: |cos| at every held-out point."""
+    """``summary``: one row per (replicate, decoder), with the latent directions it ignores
+    (:func:`~companion.ppca.metrics.collapsed_directions`); ``cosines``: |cos| at every held-out point."""
 
     summary: pd.DataFrame
     cosines: pd.DataFrame
@@ -91,6 +100,7 @@ def nonlinear_study(params: Mapping[str, Any]) -> NonlinearResult:
             jacobians = {"truth": held_out.true_jacobian()}
             codes = {"truth": held_out.factors}
             elbos = {"truth": float("nan")}
+            noises = {"truth": held_out.noise}
             for name in NONLINEAR_MODELS:
                 model = train_nonlinear(name, train_set, params, seed=1000 * params["seed"] + replicate)
                 x = held_out.x.to(next(model.parameters()).device)
@@ -98,8 +108,10 @@ def nonlinear_study(params: Mapping[str, Any]) -> NonlinearResult:
                     codes[name] = model.posterior(x).mean
                     jacobians[name] = decoder_jacobian(model.decoder, codes[name])
                     elbos[name] = mean_elbo(model, x)
+                noises[name] = noise_std(model)
             for name, jacobian in jacobians.items():
-                rows.append({"replicate": replicate, "model": name, "elbo": elbos[name], **jacobian_metrics(jacobian),
+                rows.append({"replicate": replicate, "model": name, "elbo": elbos[name], "noise_std": noises[name],
+                             **jacobian_metrics(jacobian, noises[name]),
                              "sap": metrics.sap_score(codes[name], held_out.factors)})
                 cosines.append(pd.DataFrame({"replicate": replicate, "model": name,
                                              "abs_cos": pointwise_abs_cosines(jacobian)}))
@@ -121,13 +133,15 @@ def plot_jacobian_cosines(cosines: pd.DataFrame) -> Figure:
 
 
 def nonlinear_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean ± std over replicates of held-out ELBO, Jacobian |cos|, DtO and SAP per model."""
+    """Mean ± std over replicates of held-out ELBO, Jacobian |cos|, DtO and SAP per model, and in
+    how many replicates a latent direction collapsed."""
     columns = {"elbo": "held-out ELBO", "abs_cos": "mean |cos| of J's columns", "dto": "DtO", "sap": "SAP"}
-    grouped = frame.groupby("model", sort=False)[list(columns)]
-    means, stds = grouped.mean(), grouped.std(ddof=0)
+    grouped = frame.groupby("model", sort=False)
+    means, stds = grouped[list(columns)].mean(), grouped[list(columns)].std(ddof=0)
     table = pd.DataFrame({
         label: [("—" if np.isnan(m) else f"{m + 0.0:.2f} ± {s + 0.0:.2f}") for m, s in zip(means[column], stds[column])]
         for column, label in columns.items()
     }, index=[LABELS[name] for name in means.index])
+    table["collapsed in"] = [f"{int((group['collapsed'] > 0).sum())} of {len(group)}" for _, group in grouped]
     table.index.name = "decoder"
     return table
