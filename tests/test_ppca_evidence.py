@@ -34,14 +34,14 @@ def test_sign_test_known_values():
 def test_vae_lower_in_every_one_of_five_seeds_holds():
     frame = evidence.seed_frame(records(0.1, [0.2, 0.25, 0.3, 0.22, 0.28], [0.5, 0.45, 0.6, 0.4, 0.55]))
     [verdict] = evidence.verdicts(frame)
-    assert (verdict.usable, verdict.vae_lower, verdict.outcome) == (5, 5, "holds")
+    assert (verdict.usable, verdict.vae_lower, verdict.outcome) == (5, 5, "reproduced")
     assert verdict.p_holds == pytest.approx(1 / 32)
-    assert "**holds**" in verdict.sentence() and "5 of 5" in verdict.sentence()
+    assert "**reproduced**" in verdict.sentence() and "5 of 5" in verdict.sentence()
 
 
 def test_vae_higher_everywhere_is_reversed_and_a_split_is_inconclusive():
     reversed_frame = evidence.seed_frame(records(0.1, [0.6] * 6, [0.3] * 6))
-    assert evidence.verdicts(reversed_frame)[0].outcome == "reversed"
+    assert evidence.verdicts(reversed_frame)[0].outcome == "not reproduced"
     split = evidence.seed_frame(records(0.1, [0.2, 0.2, 0.2, 0.6, 0.6, 0.2], [0.4] * 6))
     verdict = evidence.verdicts(split)[0]
     assert (verdict.vae_lower, verdict.outcome) == (4, "inconclusive")
@@ -71,7 +71,7 @@ def test_seeds_with_a_collapsed_latent_do_not_count():
 def test_one_verdict_per_noise_level_and_tables_show_every_seed():
     runs = pd.concat([records(0.1, [0.2] * 5, [0.5] * 5), records(0.5, [0.7] * 5, [0.9] * 5, [1] * 5)])
     frame = evidence.seed_frame(runs)
-    assert [(v.noise, v.outcome) for v in evidence.verdicts(frame)] == [(0.1, "holds"), (0.5, "inconclusive")]
+    assert [(v.noise, v.outcome) for v in evidence.verdicts(frame)] == [(0.1, "reproduced"), (0.5, "inconclusive")]
     assert len(evidence.seed_table(frame)) == 10
     spreads = evidence.spread_table(frame)
     assert len(spreads) == 6 and spreads.loc[(60.0, 0.5, "VAE (diagonal q)"), "collapsed in"] == "5 of 5"

@@ -10,6 +10,12 @@ The rule, stated once here and quoted by the chapters:
   seeds gives p ≥ :data:`ALPHA` (the difference is inside the seed noise);
 - **reproduced**: p < :data:`ALPHA` and the mean difference is positive (the paper's direction);
 - **not reproduced**: p < :data:`ALPHA` and the mean difference is negative.
+
+Where the per-seed differences are not on one scale (an angle between decoder columns, which
+a collapsed latent makes meaningless), a chapter counts the seeds in the paper's direction
+instead and decides with the exact one-sided :func:`sign_test` at the same :data:`ALPHA`.
+Error rates on a shared test set are decided on paired test predictions (SplitNet:
+:mod:`companion.splitnet.evidence`).
 """
 
 from __future__ import annotations
@@ -83,3 +89,10 @@ def paired_verdict(differences: Sequence[float], *, min_seeds: int = MIN_SEEDS,
     else:
         verdict = "reproduced" if mean > 0 else "not reproduced"
     return Verdict(verdict, n, mean, sd, p)
+
+
+def sign_test(successes: int, trials: int) -> float:
+    """One-sided exact sign test: P(X ≥ ``successes``) for X ~ Binomial(``trials``, ½)."""
+    if not 0 <= successes <= trials:
+        raise ValueError(f"successes={successes} must lie between 0 and trials={trials}")
+    return sum(math.comb(trials, k) for k in range(successes, trials + 1)) / 2 ** trials

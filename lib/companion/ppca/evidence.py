@@ -7,9 +7,11 @@ models train on the same data from the same random seed, so the comparison is pa
 - A seed counts only when neither model has a collapsed latent direction
   (:func:`companion.ppca.metrics.collapsed_directions`): with a direction switched off, |cos|
   compares a live column with a dead one, and DtO goes to 0 whatever the angle.
-- Over the seeds that count, an exact one-sided sign test: the claim **holds** when the VAE's
+- Over the seeds that count, an exact one-sided sign test (:func:`companion.evidence.sign_test`,
+  the book's rule for paired seeds whose differences are not on one scale): the claim is
+  **reproduced** when the VAE's
   |cos| is the lower in so many seeds that P(at least that many | no difference) ≤ :data:`ALPHA`
-  (5 of 5, 7 of 8, ...), is **reversed** when the same holds the other way round, and is
+  (5 of 5, 7 of 8, ...), **not reproduced** when the same holds the other way round, and
   **inconclusive** otherwise (in particular with fewer than :func:`minimum_seeds` seeds).
 """
 
@@ -22,19 +24,14 @@ from typing import Any
 
 import pandas as pd
 
+from companion.evidence import sign_test
+
 #: Level of the one-sided sign test that decides the claim.
 ALPHA = 0.05
 #: The compared decoders and their labels.
 MODELS: dict[str, str] = {"truth": "true decoder", "vae": "VAE (diagonal q)", "vlae": "VLAE (full q)"}
 #: Per-seed measures and their labels.
 MEASURES: dict[str, str] = {"abs_cos": "|cos|", "dto": "DtO", "sap": "SAP", "collapsed": "collapsed"}
-
-
-def sign_test(successes: int, trials: int) -> float:
-    """One-sided exact sign test: P(X ≥ ``successes``) for X ~ Binomial(``trials``, ½)."""
-    if not 0 <= successes <= trials:
-        raise ValueError(f"successes={successes} must lie between 0 and trials={trials}")
-    return sum(math.comb(trials, k) for k in range(successes, trials + 1)) / 2 ** trials
 
 
 def minimum_seeds(alpha: float = ALPHA) -> int:
@@ -106,11 +103,11 @@ class Verdict:
 
     @property
     def outcome(self) -> str:
-        """"holds", "reversed" or "inconclusive" (see the module's decision rule)."""
+        """"reproduced", "not reproduced" or "inconclusive" (see the module's decision rule)."""
         if self.usable and self.p_holds <= ALPHA:
-            return "holds"
+            return "reproduced"
         if self.usable and self.p_reversed <= ALPHA:
-            return "reversed"
+            return "not reproduced"
         return "inconclusive"
 
     def sentence(self) -> str:
