@@ -114,14 +114,20 @@ def test_grouping_loss_follows_the_ramp_in_training():
     torch.testing.assert_close(torch.tensor(rest[second].values), torch.tensor(expected.values), atol=1e-4, rtol=1e-5)
 
 
-def test_grouping_from_the_baseline_starts_with_its_weights(monkeypatch):
+def _perturbed_baseline():
+    """Settings warm-starting from the baseline, tiny data, and a baseline unlike any fresh network."""
     params = settings(groups="1-2-2", epochs=1, finetune_epochs=0, batch_size=16, width=1, device="cpu",
                       grouping_init="baseline")
     data = _tiny_data()
     baseline = experiments.make_network(params, data)
     with torch.no_grad():
         for parameter in baseline.parameters():
-            parameter.add_(torch.randn_like(parameter))  # unlike any fresh network
+            parameter.add_(torch.randn_like(parameter))
+    return params, data, baseline
+
+
+def test_grouping_from_the_baseline_starts_with_its_weights(monkeypatch):
+    params, data, baseline = _perturbed_baseline()
     started = {}
     original_fit = experiments.fit
 
@@ -149,13 +155,7 @@ def test_runs_of_another_grouping_procedure_are_not_pooled():
 
 
 def test_random_control_from_the_baseline_starts_with_its_weights(monkeypatch):
-    params = settings(groups="1-2-2", epochs=1, finetune_epochs=0, batch_size=16, width=1, device="cpu",
-                      grouping_init="baseline")
-    data = _tiny_data()
-    baseline = experiments.make_network(params, data)
-    with torch.no_grad():
-        for parameter in baseline.parameters():
-            parameter.add_(torch.randn_like(parameter))  # unlike any fresh network
+    params, data, baseline = _perturbed_baseline()
     started = {}
 
     def fit_recording_start(model, *args, **kwargs):
