@@ -8,7 +8,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-#: What :func:`seed_points` draws, for captions: the interval is stated, never implied.
+#: What seed_points draws, for captions (the interval is stated, never implied).
 SEED_POINTS_CAPTION = "dots: every seed; black bar: mean ± 1 sd over seeds"
 
 

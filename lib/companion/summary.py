@@ -212,7 +212,7 @@ PAPERS: dict[str, Callable[[], pd.DataFrame]] = {
 
 # --- SplitNet -------------------------------------------------------------------------------
 
-#: The rule of the SplitNet speed claim (a benchmark: the fastest of a few passes, no seeds).
+#: The rule of the SplitNet speed claim (a benchmark, the fastest of a few passes, no seeds).
 SPEED_RULE = "the fastest pass of the pipelined deep split on two CPU processes ≥ 0.9 × the paper's speed-up"
 
 

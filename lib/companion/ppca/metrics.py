@@ -77,7 +77,7 @@ def distance_to_orthogonality(jacobian: ArrayLike) -> float:
 
 
 #: A latent direction is collapsed when its posterior keeps more than this share of the prior
-#: variance: with decoder gain s along it and output noise σ, σ²/(σ² + s²) > 0.9, i.e. s < σ/3.
+#: variance (with decoder gain s along it and output noise σ, σ²/(σ² + s²) > 0.9, i.e. s < σ/3).
 COLLAPSE_SHARE = 0.9
 
 

@@ -349,7 +349,7 @@ def split_kind(tree: str) -> str:
     return "deep" if stage2 == stage3 == logits else "hierarchical"
 
 
-#: The grouping procedure of records made before its parameters existed: the paper's.
+#: The grouping procedure of records made before its parameters existed (the paper's).
 PAPER_PROCEDURE = {"grouping_init": "scratch", "gamma_ramp": 0.0}
 
 

@@ -39,7 +39,7 @@ from companion.config import (
 from companion.splitnet.assignment import parse_tree, tree_name
 from companion.splitnet.wrn import blocks_per_stage
 
-#: Where the grouping phase starts: a fresh network, or the trained unsplit baseline.
+#: Where the grouping phase starts (a fresh network, or the trained unsplit baseline).
 GROUPING_INITS = ("scratch", "baseline")
 
 #: Data sets the chapter runs on (the two that ship with packages, and the paper's CIFAR-100).

@@ -30,8 +30,8 @@ from companion.vhcr.settings import LABELS, VARIANTS
 
 #: Test metrics per word of each model, as the records name them.
 METRICS = ("NLL", "KL z_utt", "KL z_conv")
-#: Below this KL per word (nats) a latent counts as collapsed: 2% of the 0.503 nats per word the
-#: paper reports for VHCR + utterance drop on Cornell.
+#: Below this KL per word (nats) a latent counts as collapsed (2% of the 0.503 nats per word the
+#: paper reports for VHCR + utterance drop on Cornell).
 COLLAPSED_BELOW = 0.01
 _COLUMNS = ["variant", "model", "seed", *METRICS]
 
