@@ -51,7 +51,7 @@ class Verdict:
 
     @property
     def detail(self) -> str:
-        """The numbers as a reader checks them: "+1.23 ± 0.40 over 3 seeds, p = 0.031"."""
+        """The numbers as a reader checks them, e.g. "+1.23 ± 0.40 over 3 seeds, p = 0.031"."""
         if self.seeds == 0:
             return "no runs"
         spread = f" ± {self.sd:.2f}" if self.seeds > 1 else ""
