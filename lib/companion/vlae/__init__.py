@@ -3,7 +3,7 @@
 Public API (other chapters, e.g. the PPCA study, build on it):
 
 * ``build_model(name, input_dim, latent_dim, hidden_dim, likelihood, steps, **options)`` →
-  a :class:`LatentVariableModel`; ``name`` is one of :data:`MODELS` ("vae", "savae", "hf",
+  a :class:`LatentVariableModel`; ``name`` is one of :data:`~companion.vlae.models.MODELS` ("vae", "savae", "hf",
   "vlae"), ``likelihood`` "gaussian" or "bernoulli". Every model has ``posterior(x)`` (q(z|x)
   with ``rsample(count)``, ``log_prob(z)``, ``mean``, ``covariance()``), ``elbo(x)``,
   ``log_joint(x, z)`` and the parts ``encoder``, ``decoder`` (an :class:`MLP`) and
@@ -12,7 +12,7 @@ Public API (other chapters, e.g. the PPCA study, build on it):
   ``linearize(decoder, z)`` → (g(z), Jacobian).
 * ``iterative_laplace(decoder, likelihood, x, initial_mean, steps, damping, jacobian)`` →
   Algorithm 1: (q = N(μ_T, Λ_T⁻¹), iterates); ``laplace_target`` is one undamped update from
-  ``decoder_linearization(decoder, z, gram)``. ``jacobian`` (:data:`JACOBIANS`) forms W
+  ``decoder_linearization(decoder, z, gram)``. ``jacobian`` (:data:`~companion.vlae.laplace.JACOBIANS`) forms W
   ("explicit") or uses WᵀW = Aᵀ(W_LᵀW_L)A ("gram", Gaussian only); "auto" picks the one with
   fewer FLOPs (``jacobian_flops``).
 * ``importance_log_likelihood(model, x, samples)`` → per-example log p(x) estimates.
