@@ -318,11 +318,12 @@ rows = [
                           float(random_history.epochs["test_error"].iloc[-1])),
 ]
 this_run = pd.DataFrame(rows).drop(columns=list(evidence.CODED_COLUMNS), errors="ignore").set_index("model")
-glue("params_reduced", round(float(this_run.loc["SplitNet", "params_reduced_pct"]), 1), display=False)
-# tolerances: 3 × the largest change measured (errors 0.83 points; the learned groups, hence
-# parameters and FLOPs, can differ: 18 parameters, 144 FLOPs); percentages to one shown digit
-show(this_run.round(2), atol=2.5, columns={"params": 60, "flops": 500, "params_reduced_pct": 0.1,
-                                           "flops_reduced_pct": 0.01, "error_at_split": 100})
+# tolerances: 3 × the largest change measured across CPU kernels (errors 0.83 points; the
+# learned groups, hence parameters and FLOPs, differ: 192 parameters, 2,736 FLOPs, 0.063 and
+# 0.05 percentage points under the generic kernels)
+glue_result("params_reduced", float(this_run.loc["SplitNet", "params_reduced_pct"]), precision=".1f", atol=0.2)
+show(this_run.round(2), atol=2.5, columns={"params": 600, "flops": 8500, "params_reduced_pct": 0.2,
+                                           "flops_reduced_pct": 0.15, "error_at_split": 100})
 
 # %% [markdown]
 # In this run the split network has {glue:text}`params_reduced:.1f`% fewer parameters than the
