@@ -34,28 +34,6 @@ class Finding:
     verdict: str
 
 
-@dataclass(frozen=True)
-class Claim:
-    """One headline claim checked on numbers: ``holds`` is None when nothing was run
-    (the form of the claims that have no noise test yet)."""
-
-    claim: str
-    paper: str
-    ours: str
-    holds: bool | None
-
-
-def scale_of(runs: pd.DataFrame) -> str:
-    """The strongest scale the recorded runs reach ("not run" without runs)."""
-    present = set(runs["profile"]) if len(runs) else set()
-    return next((SCALES[profile] for profile in SCALES if profile in present), NOT_RUN)
-
-
-def verdict(holds: bool | None) -> str:
-    """The verdict word for a claim checked without a noise test."""
-    return NOT_RUN if holds is None else (REPRODUCED if holds else NOT_REPRODUCED)
-
-
 def claims_table(claims: Sequence[tuple[str, str, str]], findings: Sequence[Finding]) -> pd.DataFrame:
     """One row per (claim, setting) at the claim's strongest scale with runs.
 
@@ -83,15 +61,6 @@ def claims_table(claims: Sequence[tuple[str, str, str]], findings: Sequence[Find
                          "rule": rule, "other scales": others})
     return pd.DataFrame(rows, columns=["claim", "tested on", "scale", "paper", "ours", "verdict",
                                        "rule", "other scales"])
-
-
-def _table(claims: list[Claim], runs: pd.DataFrame, rule: str = "no noise test yet") -> pd.DataFrame:
-    """The claims of a chapter without a noise test yet, each at the strongest recorded scale."""
-    scale = scale_of(runs)
-    findings = [Finding(c.claim, next((p for p, name in SCALES.items() if name == scale), "cpu"),
-                        "every recorded run", c.ours, verdict(c.holds))
-                for c in claims if c.holds is not None]
-    return claims_table([(c.claim, c.paper, rule) for c in claims], findings)
 
 
 # --- VLAE -----------------------------------------------------------------------------------
