@@ -17,8 +17,7 @@ import argparse
 import sys
 import time
 
-from companion.results import record_run
-from companion.splitnet.speed import SpeedSettings, measure, record_parameters
+from companion.splitnet.speed import SpeedSettings, measure, record
 
 
 def arguments(argv: list[str] | None = None) -> tuple[SpeedSettings, argparse.Namespace]:
@@ -54,8 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         print("\nwhere the time of one pipelined pass goes (seconds per worker):")
         print(breakdown.round(3).to_string(index=False))
     if args.record:
-        path = record_run("splitnet/parallel", record_parameters(settings), table.to_dict("records"),
-                          wall_time_s=time.perf_counter() - start, device=",".join(settings.devices))
+        path = record(settings, table, time.perf_counter() - start)
         print(f"recorded {path}", file=sys.stderr)
 
 

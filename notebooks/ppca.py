@@ -31,6 +31,16 @@
 # closed forms and with stochastic training, and then asks whether step 2 survives in a
 # non-linear decoder, comparing a VAE with a VLAE {cite}`park2019vlae`, whose posterior has a
 # full covariance.
+#
+# *The code behind this chapter:* {py:func}`~companion.ppca.closed_form.maximum_likelihood` and
+# {py:func}`~companion.ppca.closed_form.optimal_diagonal_elbo` (the closed forms),
+# {py:class}`~companion.ppca.linear_vae.LinearVAE` with
+# {py:func}`~companion.ppca.linear_vae.train_stochastic` (stochastic training),
+# {py:func}`~companion.ppca.nonlinear.nonlinear_study` (the non-linear decoders),
+# {py:func}`~companion.ppca.metrics.mean_abs_cosine`,
+# {py:func}`~companion.ppca.metrics.distance_to_orthogonality` and
+# {py:func}`~companion.ppca.metrics.collapsed_directions` (the measures) and
+# {py:func}`~companion.ppca.evidence.verdicts` (the verdicts).
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -344,7 +354,21 @@ evidence.spread_table(long_seeds) if not long_seeds.empty else Markdown("*No `cp
 
 # %% [markdown]
 # Mean ± standard deviation over seeds (range in brackets) for each decoder, and the seeds in
-# which a latent direction collapsed. Every seed:
+# which a latent direction collapsed. The same |cos| per noise level and decoder, every seed
+# drawn ({glue:text}`ppca_seed_points_caption`; seeds with a collapsed direction included):
+
+# %%
+from myst_nb import glue
+
+from companion.plotting import SEED_POINTS_CAPTION
+
+glue("ppca_seed_points_caption", SEED_POINTS_CAPTION, display=False)
+if not long_seeds.empty:
+    evidence.plot_seeds(long_seeds)
+    plt.show()
+
+# %% [markdown]
+# Every seed:
 
 # %% tags=["full-width"]
 evidence.seed_table(long_seeds) if not long_seeds.empty else Markdown("*No `cpu-long` record yet.*")

@@ -35,6 +35,17 @@
 # WRN-16-8 on CIFAR-100 {cite}`krizhevsky2009cifar`. The default run here uses a narrow
 # WRN-10-2 on the 8×8 digits {cite}`alpaydin1998optdigits` so that the whole chapter runs in
 # about two minutes on a CPU; `profile="paper"` sets the authors' CIFAR-100 configuration.
+#
+# *The code behind this chapter:* {py:class}`~companion.splitnet.assignment.LearnedSplitWRN`
+# (the network with its class and feature assignments),
+# {py:func}`~companion.splitnet.regularizers.splitnet_regularizer` (the three regularisers),
+# {py:func}`~companion.splitnet.experiments.train_grouping`,
+# {py:func}`~companion.splitnet.split.split_network` and
+# {py:func}`~companion.splitnet.experiments.finetune_split` (grouping, the cut, fine-tuning),
+# {py:func}`~companion.splitnet.experiments.train_random_split` (SplitNet-R),
+# {py:class}`~companion.splitnet.parallel.MultiDeviceSplitNet` and
+# {py:func}`~companion.splitnet.speed.measure` (model-parallel inference), and
+# {py:func}`~companion.splitnet.evidence.learned_vs_random_tests` (the paired tests).
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -80,7 +91,7 @@ from companion import paper, results
 from companion.config import resolve_device
 from companion.data import load_images
 from companion.reproduce.plan import coverage
-from companion.splitnet import diagnostics, evidence, experiments, figures, settings
+from companion.splitnet import diagnostics, evidence, experiments, figures, settings, speed
 from companion.splitnet.settings import GRID, differences_from_paper
 from companion.tolerance import glue_result, show
 from companion.training import seed_everything, use_threads
@@ -351,6 +362,16 @@ summary = experiments.summarize_runs(recorded)
 experiments.table1_comparison(summary, paper.reported("splitnet_table1"))
 
 # %% [markdown]
+# The same runs with every seed drawn ({glue:text}`seed_points_caption`):
+
+# %%
+from companion.plotting import SEED_POINTS_CAPTION
+
+glue("seed_points_caption", SEED_POINTS_CAPTION, display=False)
+figures.plot_error_by_split(recorded, ax=plt.subplots(figsize=(7, 3.2))[1])
+plt.show()
+
+# %% [markdown]
 # Learned against random groups, run by run: SplitNet's error minus SplitNet-R's in the same run
 # (negative when the learned groups do better), and SplitNet's error at the end of the grouping
 # phase and right after the cut.
@@ -402,7 +423,17 @@ print(f"devices {params['devices']}: largest |logit difference| from one device 
 # "pipelined" waits at the features' broadcast and the logits' gather for every batch. "ideal"
 # is the speed-up the FLOP split allows (the unsplit FLOPs over those of the busiest worker,
 # which runs the trunk and its branches), "1 worker" the split network alone (its savings in
-# FLOPs).
+# FLOPs). A run whose two `devices` are GPUs (the `paper` profile on a node with two) measures
+# its own network and tree the same way, on 50,000 CIFAR-sized images at batch 100 as the paper
+# did, and records the table here beside the CPU benchmarks
+# ({py:func}`~companion.splitnet.speed.measure_and_record`); a run on CPUs measures nothing here,
+# since a timing taken while the book builds would time the build.
+
+# %%
+gpus = speed.gpu_pair(params["devices"])
+if gpus:
+    speed.measure_and_record(speed.SpeedSettings(depth=params["depth"], width=params["width"], batches=500,
+                                                 trees=(params["groups"],), devices=gpus))
 
 # %% tags=["full-width"]
 table5 = experiments.table5_comparison(results.load_runs("splitnet/parallel"), paper.reported("splitnet_table5"))
@@ -508,6 +539,14 @@ long_verdict = evidence.verdict(long_tests, len(long_plan))
 glue("long_verdict", long_verdict, display=False)
 display(long_tests.round(3))
 print(long_verdict)
+
+# %% [markdown]
+# The errors of every recorded `cpu-long` seed ({glue:text}`seed_points_caption`):
+
+# %%
+if len(long_runs):
+    figures.plot_error_by_split(long_runs, ax=plt.subplots(figsize=(5, 3.2))[1])
+    plt.show()
 
 # %% [markdown]
 # {glue:text}`long_verdict`

@@ -47,6 +47,14 @@
 # with both KL terms in closed form and multiplied by a weight β that rises linearly from 0 to 1
 # (KL annealing). This chapter trains HRED, VHRED (with and without word drop) and VHCR (with and
 # without utterance drop) and follows each latent's KL over training.
+#
+# *The code behind this chapter:* {py:class}`~companion.vhcr.models.HRED`,
+# {py:class}`~companion.vhcr.models.VHRED` and {py:class}`~companion.vhcr.models.VHCR` (the
+# models), {py:func}`~companion.vhcr.kl.gaussian_kl` and {py:func}`~companion.vhcr.kl.kl_weight`
+# (the KL terms and their annealing), {py:func}`~companion.vhcr.experiments.train_variant`
+# (training with {py:func}`~companion.training.train`),
+# {py:func}`~companion.vhcr.evaluation.evaluate_likelihood` (NLL by importance sampling) and
+# {py:func}`~companion.vhcr.evidence.claim_checks` (the verdicts).
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -360,10 +368,27 @@ evidence.seed_spread(long_seeds)
 
 # %% [markdown]
 # The table gives, per model, the number of seeds recorded and the mean, minimum and maximum
-# over seeds of the test NLL and of each latent's KL per word. The KL of each latent over
-# training (the mean per epoch of the training batches; line: mean over seeds, band: minimum to
-# maximum) shows whether a latent collapses as β reaches 1; the dotted line is the collapse
-# threshold used below, 0.01 nats per word (2% of the 0.503 the paper reports for VHCR).
+# over seeds of the test NLL and of each latent's KL per word. The same numbers with every seed
+# drawn ({glue:text}`vhcr_seed_points_caption`; the KL on a log scale, where the claims are
+# tested; dotted: the collapse threshold below):
+
+# %%
+from myst_nb import glue
+
+from companion.plotting import SEED_POINTS_CAPTION
+
+glue("vhcr_seed_points_caption", SEED_POINTS_CAPTION, display=False)
+if len(long_seeds):
+    evidence.plot_seeds(long_seeds)
+    plt.show()
+else:
+    print("No cpu-long records yet: no seeds to draw.")
+
+# %% [markdown]
+# The KL of each latent over training (the mean per epoch of the training batches; line: mean
+# over seeds, band: minimum to maximum) shows whether a latent collapses as β reaches 1; the
+# dotted line is the collapse threshold used below, 0.01 nats per word (2% of the 0.503 the
+# paper reports for VHCR).
 
 # %%
 long_history = evidence.history(long_runs)

@@ -146,6 +146,15 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def resolve_devices(devices: Sequence[str]) -> list[torch.device]:
+    """The torch devices of a list of validated ``device`` parameters, one per worker: "auto" at
+    position i picks CUDA device i modulo the GPUs present (so ``["auto", "auto"]`` spreads over
+    two GPUs where there are two), else the CPU."""
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return [torch.device(f"cuda:{position % count}") if device == "auto" and count else resolve_device(device)
+            for position, device in enumerate(devices)]
+
+
 def data_root(data_dir: str | Path | None = None) -> Path:
     """Folder holding the full data sets: ``data_dir``, else $COMPANION_DATA_DIR, else data/external."""
     if data_dir is not None:

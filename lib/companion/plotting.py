@@ -39,13 +39,20 @@ def show_images(images: np.ndarray, columns: int, ax: Axes | None = None, title:
     return ax
 
 
-def seed_points(frame: pd.DataFrame, x: str, y: str, ax: Axes | None = None, order: list | None = None) -> Axes:
-    """Every seed's ``y`` as a dot per category ``x``, with the mean ± 1 sd over seeds as a black
-    bar (see :data:`SEED_POINTS_CAPTION`): comparisons over seeds show their spread."""
+def seed_points(frame: pd.DataFrame, x: str, y: str, ax: Axes | None = None, order: list | None = None,
+                hue: str | None = None, hue_order: list | None = None) -> Axes:
+    """Every seed's ``y`` as a dot per category ``x`` (side by side per ``hue`` level, if given),
+    with the mean ± 1 sd over seeds as a black bar (see :data:`SEED_POINTS_CAPTION`):
+    comparisons over seeds show their spread."""
     ax = ax or plt.gca()
-    sns.stripplot(data=frame, x=x, y=y, order=order, ax=ax, color="tab:blue", size=5, jitter=0.15,
-                  alpha=0.8)
-    sns.pointplot(data=frame, x=x, y=y, order=order, ax=ax, errorbar="sd", color="black",
-                  linestyle="none", markers="_", markersize=14, capsize=0.2, err_kws={"linewidth": 1.2})
+    levels = len(hue_order if hue_order is not None else frame[hue].unique()) if hue else 1
+    colours = {"color": "tab:blue"} if hue is None else {"palette": "tab10"}
+    sns.stripplot(data=frame, x=x, y=y, order=order, hue=hue, hue_order=hue_order, dodge=hue is not None,
+                  ax=ax, size=5, jitter=0.15 / levels, alpha=0.8, **colours)
+    bars = {} if hue is None else {"hue": hue, "hue_order": hue_order, "palette": ["black"] * levels,
+                                   "dodge": 0.8 - 0.8 / levels, "legend": False}
+    sns.pointplot(data=frame, x=x, y=y, order=order, ax=ax, errorbar="sd", linestyle="none", markers="_",
+                  markersize=14, capsize=0.2 / levels, err_kws={"linewidth": 1.2},
+                  **({"color": "black"} if hue is None else bars))
     ax.grid(axis="y", alpha=0.3)
     return ax

@@ -22,9 +22,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure
 
 from companion.evidence import sign_test
+from companion.plotting import seed_points
 
 #: Level of the one-sided sign test that decides the claim.
 ALPHA = 0.05
@@ -177,3 +180,21 @@ def verdict_lines(found: Sequence[Verdict], short: bool = False) -> str:
     if not found:
         return "Nothing is recorded at this scale yet, so nothing is decided here."
     return "\n".join(f"- σ = {v.noise:g}: **{v.outcome}**" if short else f"- {v.sentence()}" for v in found)
+
+
+def plot_seeds(frame: pd.DataFrame) -> Figure:
+    """|cos| between the decoder's Jacobian columns per noise level and decoder, one panel per
+    true angle: every seed a dot (collapsed ones included), the mean ± 1 sd over seeds a black
+    bar (:func:`~companion.plotting.seed_points`)."""
+    angles = sorted(frame["angle"].unique())
+    fig, axes = plt.subplots(1, len(angles), figsize=(5 * len(angles), 3.6), squeeze=False)
+    shown = frame.assign(decoder=frame["model"].map(MODELS))
+    for ax, angle in zip(axes[0], angles):
+        seed_points(shown[shown["angle"] == angle], "noise", "abs_cos", ax=ax, hue="decoder",
+                    hue_order=[MODELS[m] for m in MODELS if m in set(frame["model"])])
+        ax.set_xlabel("observation noise σ")
+        ax.set_ylabel("|cos| between Jacobian columns")
+        ax.set_title(f"true angle {angle:g}°")
+        ax.legend(title=None, fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from companion.config import resolve_device
+from companion.config import resolve_device, resolve_devices
 from companion.data import batches, load_images
 from companion.splitnet.assignment import LearnedSplitWRN, balanced_groups
 from companion.splitnet.augmentation import random_crop_flip, standardize_by_channel, standardize_per_image
@@ -329,7 +329,7 @@ def multi_device_difference(split: SplitWideResNet, images: torch.Tensor, device
     """Largest |logit difference| between the split network on one device and spread over
     ``devices`` in one process (:class:`MultiDeviceSplitNet`)."""
     single = predict(split, images)
-    spread = MultiDeviceSplitNet(copy.deepcopy(split), [str(resolve_device(d)) for d in devices])
+    spread = MultiDeviceSplitNet(copy.deepcopy(split), resolve_devices(devices))
     with torch.no_grad():
         parallel = spread.eval()(images.to(spread.devices[0])).cpu()
     return float((parallel - single).abs().max())

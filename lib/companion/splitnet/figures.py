@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
 
-from companion.plotting import tile_images
+from companion.plotting import seed_points, tile_images
 from companion.splitnet.assignment import SplitAssignments, even_merge_index, parse_tree
 from companion.splitnet.regularizers import weight_magnitude
 
@@ -166,4 +166,19 @@ def plot_error_vs_parameters(runs: pd.DataFrame, ax: Axes | None = None) -> Axes
     ax.set_xlabel("parameters (thousands)")
     ax.set_ylabel("test error (%)")
     ax.legend(fontsize=8, ncol=2)
+    return ax
+
+
+#: The models of a SplitNet run, in the order the figures show them.
+MODELS = ("baseline", "SplitNet", "SplitNet-R")
+
+
+def plot_error_by_split(runs: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Test error per tree and model, every recorded seed a dot, the mean ± 1 sd over seeds a
+    black bar (:func:`~companion.plotting.seed_points`)."""
+    ax = seed_points(runs, "groups", "test_error", ax=ax, order=sorted(runs["groups"].unique()), hue="model",
+                     hue_order=[model for model in MODELS if model in set(runs["model"])])
+    ax.set_xlabel("split tree")
+    ax.set_ylabel("test error (%)")
+    ax.legend(title=None, fontsize=8)
     return ax

@@ -35,7 +35,9 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
+from companion.config import resolve_devices
 from companion.paper import reported
+from companion.results import record_run
 from companion.splitnet.assignment import SplitAssignments, balanced_groups
 from companion.splitnet.counting import count_cost
 from companion.splitnet.parallel import (
@@ -240,6 +242,30 @@ def with_paper(table: pd.DataFrame) -> pd.DataFrame:
     table["paper_speedup_2gpu"] = [paper.get(tree) if workers == 2 else None
                                    for tree, workers in zip(table["tree"], table["workers"])]
     return table
+
+
+def gpu_pair(devices: Sequence[str]) -> tuple[str, str] | None:
+    """The two GPUs a run with these ``devices`` measures Table 5 on: two distinct CUDA devices
+    once "auto" is resolved (:func:`~companion.config.resolve_devices`), else None."""
+    resolved = [str(device) for device in resolve_devices(devices)]
+    if len(resolved) == 2 and len(set(resolved)) == 2 and all(d.startswith("cuda") for d in resolved):
+        return resolved[0], resolved[1]
+    return None
+
+
+def record(settings: SpeedSettings, table: pd.DataFrame, wall_time_s: float,
+           directory: Path | None = None) -> Path:
+    """Store a :func:`measure` table as a run record of ``splitnet/parallel``, where the
+    chapter's Table 5 reads it."""
+    return record_run("splitnet/parallel", record_parameters(settings), table.to_dict("records"),
+                      wall_time_s=wall_time_s, device=",".join(settings.devices), directory=directory)
+
+
+def measure_and_record(settings: SpeedSettings, directory: Path | None = None) -> Path:
+    """:func:`measure` the Table 5 modes and :func:`record` the table (a chapter run on GPUs)."""
+    start = time.perf_counter()
+    table, _ = measure(settings)
+    return record(settings, table, time.perf_counter() - start, directory)
 
 
 def record_parameters(settings: SpeedSettings) -> dict[str, Any]:

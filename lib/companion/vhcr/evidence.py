@@ -26,6 +26,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from companion import evidence
+from companion.plotting import seed_points
 from companion.vhcr.settings import LABELS, VARIANTS
 
 #: Test metrics per word of each model, as the records name them.
@@ -96,6 +97,30 @@ def plot_history(curves: pd.DataFrame, models: Sequence[str]) -> Figure:
         ax.set_title(f"KL of the {latent}")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_seeds(seeds: pd.DataFrame) -> Figure:
+    """Test NLL (left) and the log10 KL per word of z_t and z_conv (right) per model, every seed a
+    dot, the mean ± 1 sd over seeds a black bar (:func:`~companion.plotting.seed_points`; the KL's
+    spread is taken on the log scale, where the claims are tested)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    order = list(dict.fromkeys(seeds["model"]))
+    seed_points(seeds, "model", "NLL", ax=left, order=order)
+    left.set_ylabel("test NLL per word (nats)")
+    kls = seeds.melt(id_vars=["model", "seed"], value_vars=["KL z_utt", "KL z_conv"], var_name="latent",
+                     value_name="KL")
+    kls = kls[kls["KL"] > 0].copy()  # a model without the latent (HRED: both; VHRED: z_conv) records 0
+    kls["log10 KL"] = np.log10(kls["KL"])
+    seed_points(kls, "model", "log10 KL", ax=right, order=[m for m in order if m in set(kls["model"])],
+                hue="latent", hue_order=["KL z_utt", "KL z_conv"])
+    right.axhline(np.log10(COLLAPSED_BELOW), color="grey", linestyle=":", linewidth=1)
+    right.set_ylabel("test KL per word (log10 nats)")
+    right.legend(title=None, fontsize=8)
+    for ax in (left, right):
+        ax.set_xlabel("")
+        ax.tick_params(axis="x", labelsize=8)
     fig.tight_layout()
     return fig
 
