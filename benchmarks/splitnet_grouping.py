@@ -1,11 +1,13 @@
 """Are SplitNet's class groups learned from the data? A pilot on the chapter's CPU profile.
 
-Two grouping procedures, each from several random initialisations of the assignment logits:
+Grouping procedures (``--procedure INIT:RAMP:SCALE:EPOCHS``, repeatable), each from several
+random initialisations of the assignment logits:
 
-* scratch — the paper's: a fresh network, all three regularisers from the first epoch;
-* baseline + ramp — the grouping phase starts from one trained unsplit baseline
-  (``grouping_init="baseline"``) and trains without the disjoint term R_D for the first ``--ramp`` of its
-  epochs (``gamma_ramp``).
+* INIT — ``scratch`` (the paper's: a fresh network) or ``baseline`` (the grouping phase starts from
+  one trained unsplit baseline, shared by every run; ``grouping_init``);
+* RAMP — the fraction of the grouping epochs trained without the disjoint term R_D (``gamma_ramp``);
+* SCALE — the assignment logits' learning rate over the weights' (``assignment_lr_scale``);
+* EPOCHS — grouping epochs.
 
 For each run: the fraction of classes still in the group their initial logits gave them, the
 test error at the end of the grouping phase, and the agreement of the final class partition
@@ -15,8 +17,9 @@ initialisations: the mean pairwise agreement of the final partitions (fraction o
 the best relabelling, and adjusted Rand index). Random balanced partitions of the 10 digits
 into 2 groups agree on 162/252 ≈ 0.64 of the classes on average (ARI 0).
 
-    python benchmarks/splitnet_grouping.py --epochs 12 --seeds 0 1 2
-    python benchmarks/splitnet_grouping.py --dataset mnist5k --width 1 --epochs 4 --finetune-epochs 2
+    python benchmarks/splitnet_grouping.py --procedure scratch:0:100:24 --procedure baseline:0.5:100:24
+    python benchmarks/splitnet_grouping.py --dataset mnist5k --width 1 --baseline-epochs 12 \
+        --procedure baseline:0.5:100:8 --procedure baseline:0.5:10:16
 """
 
 from __future__ import annotations
@@ -33,13 +36,22 @@ from companion.splitnet.settings import settings
 from companion.training import seed_everything, use_threads
 
 
+def procedure_options(procedure: str) -> dict:
+    """``INIT:RAMP:SCALE:EPOCHS`` as settings."""
+    try:
+        init, ramp, scale, epochs = procedure.split(":")
+        return {"grouping_init": init, "gamma_ramp": float(ramp), "assignment_lr_scale": float(scale),
+                "epochs": int(epochs)}
+    except ValueError as error:
+        raise SystemExit(f"--procedure {procedure!r}: give INIT:RAMP:SCALE:EPOCHS, "
+                         "e.g. baseline:0.5:100:8") from error
+
+
 def run(procedure: str, seed: int, base: dict, data: experiments.SplitData,
         baseline: torch.nn.Module, reference: torch.Tensor) -> dict:
     """One grouping phase and its diagnostics."""
-    options = {"scratch": {"grouping_init": "scratch", "gamma_ramp": 0.0},
-               "baseline + ramp": {"grouping_init": "baseline", "gamma_ramp": base["ramp"]}}[procedure]
     params = settings(profile="cpu", seed=seed, device="cpu", dataset=base["dataset"], width=base["width"],
-                      epochs=base["epochs"], finetune_epochs=base["finetune_epochs"], **options)
+                      **procedure_options(procedure))
     seed_everything(seed)
     started = time.perf_counter()
     grouping = experiments.train_grouping(params, data, baseline)
@@ -58,27 +70,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="digits", help="digits or mnist5k")
     parser.add_argument("--width", type=int, default=2, help="WRN-10 width factor")
-    parser.add_argument("--epochs", type=int, default=12, help="grouping epochs")
-    parser.add_argument("--finetune-epochs", type=int, default=3,
-                        help="the baseline trains epochs + finetune-epochs epochs")
-    parser.add_argument("--ramp", type=float, default=0.5, help="gamma_ramp of the warm-started runs")
+    parser.add_argument("--baseline-epochs", type=int, default=15, help="epochs of the shared baseline")
+    parser.add_argument("--procedure", action="append", default=None,
+                        help="INIT:RAMP:SCALE:EPOCHS (repeatable; default scratch:0:100:12 and "
+                             "baseline:0.5:100:12)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
     use_threads(1)
-    base = {"dataset": args.dataset, "width": args.width, "epochs": args.epochs,
-            "finetune_epochs": args.finetune_epochs, "ramp": args.ramp}
+    procedures = args.procedure or ["scratch:0:100:12", "baseline:0.5:100:12"]
+    for procedure in procedures:
+        procedure_options(procedure)
+    base = {"dataset": args.dataset, "width": args.width}
     params = settings(profile="cpu", seed=0, device="cpu", dataset=args.dataset, width=args.width,
-                      epochs=args.epochs, finetune_epochs=args.finetune_epochs)
+                      epochs=args.baseline_epochs, finetune_epochs=0)
     data = experiments.load_data(params)
     seed_everything(0)
     baseline, history = experiments.train_baseline(params, data)
     reference = diagnostics.balanced_partition(baseline.head.linear.weight,
                                                int(params["groups"].split("-")[-1]))
-    print(f"{args.dataset}, WRN-10-{args.width}; baseline (seed 0, {args.epochs + args.finetune_epochs} epochs): test error "
+    print(f"{args.dataset}, WRN-10-{args.width}; baseline (seed 0, {args.baseline_epochs} epochs): test error "
           f"{history.epochs['test_error'].iloc[-1]:.2f}%; its classifier's grouping "
           f"{reference.tolist()}")
     rows = [run(procedure, seed, base, data, baseline, reference)
-            for procedure in ("scratch", "baseline + ramp") for seed in args.seeds]
+            for procedure in procedures for seed in args.seeds]
     table = pd.DataFrame(rows)
     print(table.drop(columns="partition").round(3).to_string(index=False))
     summary = []
