@@ -25,13 +25,13 @@ into 2 groups agree on 162/252 ≈ 0.64 of the classes on average (ARI 0).
 from __future__ import annotations
 
 import argparse
-import itertools
 import time
 
 import pandas as pd
 import torch
 
-from companion.splitnet import diagnostics, experiments
+from companion.results import record_run
+from companion.splitnet import diagnostics, evidence, experiments
 from companion.splitnet.settings import settings
 from companion.training import seed_everything, use_threads
 
@@ -56,11 +56,9 @@ def run(procedure: str, seed: int, base: dict, data: experiments.SplitData,
     started = time.perf_counter()
     grouping = experiments.train_grouping(params, data, baseline)
     first, last = grouping.snapshots[0]["classes"], grouping.snapshots[-1]["classes"]
-    partition = diagnostics.class_partition(last)
-    comparison = diagnostics.compare_with_reference(partition, reference)
-    return {"procedure": procedure, "seed": seed, "partition": partition,
-            "kept_from_init": diagnostics.fraction_kept_from_init(first, last),
-            "group_sizes": "+".join(str(n) for n in torch.bincount(partition, minlength=first.shape[0]).tolist()),
+    comparison = diagnostics.compare_with_reference(diagnostics.class_partition(last), reference)
+    return {"procedure": procedure, "seed": seed, **evidence.grouping_record(first, last),
+            "baseline_partition": evidence.encode_partition(reference),
             "grouping_error": float(grouping.history.epochs["test_error"].iloc[-1]),
             "agree_baseline": comparison.agreement, "p_baseline": comparison.p_value,
             "seconds": time.perf_counter() - started}
@@ -75,6 +73,9 @@ def main() -> None:
                         help="INIT:RAMP:SCALE:EPOCHS (repeatable; default scratch:0:100:12 and "
                              "baseline:0.5:100:12)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--record", action="store_true",
+                        help="record each procedure's runs in the results store "
+                             "(splitnet/grouping-pilot, shown by the SplitNet chapter)")
     args = parser.parse_args()
     use_threads(1)
     procedures = args.procedure or ["scratch:0:100:12", "baseline:0.5:100:12"]
@@ -90,23 +91,18 @@ def main() -> None:
                                                int(params["groups"].split("-")[-1]))
     print(f"{args.dataset}, WRN-10-{args.width}; baseline (seed 0, {args.baseline_epochs} epochs): test error "
           f"{history.epochs['test_error'].iloc[-1]:.2f}%; its classifier's grouping "
-          f"{reference.tolist()}")
-    rows = [run(procedure, seed, base, data, baseline, reference)
-            for procedure in procedures for seed in args.seeds]
-    table = pd.DataFrame(rows)
-    print(table.drop(columns="partition").round(3).to_string(index=False))
-    summary = []
-    for procedure, frame in table.groupby("procedure", sort=False):
-        pairs = list(itertools.combinations(frame["partition"], 2))
-        summary.append({
-            "procedure": procedure,
-            "kept_from_init": frame["kept_from_init"].mean(),
-            "cross_init_agreement": [round(diagnostics.partition_agreement(a, b), 2) for a, b in pairs],
-            "cross_init_ARI": [round(diagnostics.adjusted_rand_index(a, b), 2) for a, b in pairs],
-            "agree_baseline": frame["agree_baseline"].mean(),
-            "grouping_error": frame["grouping_error"].mean(),
-        })
-    print(pd.DataFrame(summary).round(3).to_string(index=False))
+          f"{evidence.describe_partition(evidence.encode_partition(reference))}", flush=True)
+    rows = []
+    for procedure in procedures:
+        runs = [run(procedure, seed, base, data, baseline, reference) for seed in args.seeds]
+        rows += runs
+        if args.record:
+            pilot = {"dataset": args.dataset, "width": args.width, "baseline_epochs": args.baseline_epochs,
+                     "procedure": procedure, "seeds": args.seeds, "profile": "pilot"}
+            record_run("splitnet/grouping-pilot", pilot, runs, wall_time_s=sum(r["seconds"] for r in runs),
+                       device="cpu")
+        print(pd.DataFrame(runs).round(3).to_string(index=False), flush=True)
+    print(evidence.pilot_summary(pd.DataFrame(rows)).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -224,3 +224,21 @@ def test_coverage_counts_the_planned_runs_that_have_a_record(tmp_path):
     table = coverage("vlae", "cpu", tmp_path)
     assert table["recorded"].tolist() == [True] + [False] * 11
     assert table["run"].iloc[0] == first.label
+
+
+def test_planned_keys_leave_out_records_of_earlier_settings(tmp_path):
+    from companion.reproduce.plan import expand, planned_keys, registered_chapters
+    from companion.results import load_runs, record_run
+    from companion.vlae import settings
+
+    first = expand(registered_chapters()[0]["vlae"], "cpu")[0]
+    resolved = settings(**{k: v for k, v in first.parameters.items() if k != "device"})
+    record_run("vlae", {**resolved, "device": "auto"}, {"log_px": 1.0}, wall_time_s=1, device="cpu",
+               directory=tmp_path)
+    earlier = {**resolved, "epochs": resolved["epochs"] + 1, "device": "auto"}  # a setting since changed
+    record_run("vlae", earlier, {"log_px": 2.0}, wall_time_s=1, device="cpu", directory=tmp_path)
+    keys = planned_keys("vlae", "cpu")
+    assert len(keys) == 12
+    assert len(load_runs("vlae", tmp_path, profile="cpu")) == 2
+    kept = load_runs("vlae", tmp_path, profile="cpu", keys=keys)
+    assert kept["log_px"].tolist() == [1.0]

@@ -108,3 +108,22 @@ def test_verdict_rules_on_pooled_rows():
     assert same_error_verdict(row(0.1, -0.2, 0.4, 0.3), margin=0.52) == "reproduced"
     assert same_error_verdict(row(2.0, 1.0, 3.0, 0.0), margin=0.52) == "not reproduced"
     assert same_error_verdict(row(0.4, -0.1, 0.9, 0.1), margin=0.52) == "inconclusive"
+
+
+def test_pilot_summary_scores_initialisations_against_each_other():
+    same = "0000011111"
+    relabelled = "1111100000"  # the same partition with the group labels swapped
+    other = "0101010101"
+    runs = pd.DataFrame({
+        "procedure": ["a", "a", "a", "b", "b"],
+        "class_partition": [same, relabelled, same, same, other],
+        "kept_from_init": [1.0, 0.5, 0.7, 0.6, 0.4],
+        "agree_baseline": [1.0, 1.0, 1.0, 1.0, 0.6],
+    })
+    summary = evidence.pilot_summary(runs).set_index("procedure")
+    assert summary.loc["a", "initialisations"] == 3
+    assert summary.loc["a", "agreement between initialisations"] == "1.0, 1.0, 1.0"
+    assert summary.loc["a", "ARI"] == "1.00, 1.00, 1.00"
+    assert summary.loc["a", "learned groups"] == "{0, 1, 2, 3, 4} | {5, 6, 7, 8, 9}"
+    assert summary.loc["b", "agreement between initialisations"] == "0.6"  # 3 + 3 of 10 classes placed alike at best
+    assert summary.loc["b", "kept_from_init"] == "0.6, 0.4"

@@ -20,7 +20,7 @@ import platform
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -176,12 +176,14 @@ def unique_records(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, An
     return sorted(newest.values(), key=lambda record: record["run_id"])
 
 
-def load_runs(chapter: str, directory: Path | None = None, *, profile: str | None = None
-              ) -> pd.DataFrame:
+def load_runs(chapter: str, directory: Path | None = None, *, profile: str | None = None,
+              keys: Collection[str] | None = None) -> pd.DataFrame:
     """One row per metrics row of every recorded run of ``chapter``, with its parameters.
 
     A run recorded twice (same parameters) counts once, its newest record; ``profile`` keeps
-    only that profile's runs, so CPU-default, ``cpu-long`` and paper-scale evidence stay apart.
+    only that profile's runs, so CPU-default, ``cpu-long`` and paper-scale evidence stay apart;
+    ``keys`` only the records with those parameter keys (e.g. a sweep's planned runs,
+    :func:`companion.reproduce.plan.planned_keys`, leaving out records of earlier settings).
     Columns: run_id, profile, device, date, commit, wall_time_s, every parameter (prefixed
     ``param_``) and every metric. Empty (with those bookkeeping columns) when nothing is recorded.
     """
@@ -189,6 +191,8 @@ def load_runs(chapter: str, directory: Path | None = None, *, profile: str | Non
     records = unique_records(load_records(chapter, directory))
     for record in records:
         if profile is not None and record["profile"] != profile:
+            continue
+        if keys is not None and record["key"] not in keys:
             continue
         base = {
             "run_id": record["run_id"],

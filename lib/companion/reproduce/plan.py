@@ -274,6 +274,14 @@ def plan_table(runs: Sequence[Run], states: Sequence[str],
     return pd.DataFrame(rows, columns=["chapter", "key", "parameters", "state", "estimate"])
 
 
+def planned_keys(chapter: str, profile: str) -> set[str]:
+    """The record keys of ``chapter``'s ``profile`` grid: the parameters of every planned run."""
+    specs, missing = registered_chapters()
+    if chapter not in specs:
+        raise ValueError(f"chapter {chapter!r} cannot be planned: {missing.get(chapter, 'unknown')}")
+    return {run.record_key for run in expand(specs[chapter], profile)}
+
+
 def coverage(chapter: str, profile: str, directory: Path | None = None) -> pd.DataFrame:
     """Which runs of ``chapter``'s ``profile`` grid are recorded: one row per planned run (its
     grid values and whether a record with its parameters exists), so a chapter can say how much
