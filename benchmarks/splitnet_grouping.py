@@ -72,7 +72,9 @@ def main() -> None:
     parser.add_argument("--procedure", action="append", default=None,
                         help="INIT:RAMP:SCALE:EPOCHS (repeatable; default scratch:0:100:12 and "
                              "baseline:0.5:100:12)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--baseline-seed", type=int, default=0, help="seed of the shared baseline")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                        help="seeds of the assignment logits' initialisations")
     parser.add_argument("--record", action="store_true",
                         help="record each procedure's runs in the results store "
                              "(splitnet/grouping-pilot, shown by the SplitNet chapter)")
@@ -82,23 +84,24 @@ def main() -> None:
     for procedure in procedures:
         procedure_options(procedure)
     base = {"dataset": args.dataset, "width": args.width}
-    params = settings(profile="cpu", seed=0, device="cpu", dataset=args.dataset, width=args.width,
-                      epochs=args.baseline_epochs, finetune_epochs=0)
+    params = settings(profile="cpu", seed=args.baseline_seed, device="cpu", dataset=args.dataset,
+                      width=args.width, epochs=args.baseline_epochs, finetune_epochs=0)
     data = experiments.load_data(params)
-    seed_everything(0)
+    seed_everything(args.baseline_seed)
     baseline, history = experiments.train_baseline(params, data)
     reference = diagnostics.balanced_partition(baseline.head.linear.weight,
                                                int(params["groups"].split("-")[-1]))
-    print(f"{args.dataset}, WRN-10-{args.width}; baseline (seed 0, {args.baseline_epochs} epochs): test error "
+    print(f"{args.dataset}, WRN-10-{args.width}; baseline (seed {args.baseline_seed}, {args.baseline_epochs} epochs): test error "
           f"{history.epochs['test_error'].iloc[-1]:.2f}%; its classifier's grouping "
           f"{evidence.describe_partition(evidence.encode_partition(reference))}", flush=True)
     rows = []
     for procedure in procedures:
-        runs = [run(procedure, seed, base, data, baseline, reference) for seed in args.seeds]
+        runs = [{"baseline_seed": args.baseline_seed, **run(procedure, seed, base, data, baseline, reference)}
+                for seed in args.seeds]
         rows += runs
         if args.record:
             pilot = {"dataset": args.dataset, "width": args.width, "baseline_epochs": args.baseline_epochs,
-                     "procedure": procedure, "seeds": args.seeds, "profile": "pilot"}
+                     "baseline_seed": args.baseline_seed, "procedure": procedure, "seeds": args.seeds, "profile": "pilot"}
             record_run("splitnet/grouping-pilot", pilot, runs, wall_time_s=sum(r["seconds"] for r in runs),
                        device="cpu")
         print(pd.DataFrame(runs).round(3).to_string(index=False), flush=True)

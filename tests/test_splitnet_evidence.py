@@ -115,6 +115,7 @@ def test_pilot_summary_scores_initialisations_against_each_other():
     relabelled = "1111100000"  # the same partition with the group labels swapped
     other = "0101010101"
     runs = pd.DataFrame({
+        "baseline_seed": [0, 0, 0, 0, 0],
         "procedure": ["a", "a", "a", "b", "b"],
         "class_partition": [same, relabelled, same, same, other],
         "kept_from_init": [1.0, 0.5, 0.7, 0.6, 0.4],

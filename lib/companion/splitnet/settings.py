@@ -3,11 +3,10 @@
 ``cpu``: a narrow WRN-10-2 on the 8×8 digits, about a minute and a half on a 2-core CPU.
 ``cpu-long``: learned against random groups on MNIST-5k (4,000 training and 1,000 test images),
 WRN-10-1 split 2-2-2, three seeds (``GRID``). Sized by a pilot: an epoch of WRN-10-1 on MNIST-5k
-takes ≈ 9 s of one core (WRN-10-2: ≈ 30 s), a run trains 60 epochs (baseline 20, grouping 16,
-fine-tuning 4, SplitNet-R 20), so the grid needs ≈ 35 min of one core. 16 grouping epochs, not 8:
-in the pilot (benchmarks/splitnet_grouping.py, one baseline, three initialisations of the
-assignment logits) 16 epochs brought all three to the same class partition, while with 8 the
-seeds' partitions agreed only as random ones do.
+takes ≈ 9 s of one core (WRN-10-2: ≈ 30 s), a run trains 36 epochs (baseline 12, grouping 8,
+fine-tuning 4, SplitNet-R 12), so the grid needs ≈ 20 min of one core. In the grouping pilot
+(benchmarks/splitnet_grouping.py: one baseline, three random initialisations of the assignment
+logits) 8 grouping epochs already bring all three initialisations to the same class partition.
 ``paper``: the authors' CIFAR-100 setup (dalgu90/splitnet-wrn): WRN-16-8, deep split 2-2-2,
 batch 90, SGD with momentum 0.9 and learning rate 0.1; grouping 400 epochs (×0.1 at 240 and 300,
 weight decay 1e-4, dropout 0.5 on the split layers, γ = 1, 1, 10), fine-tuning 240 epochs
@@ -59,7 +58,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     "cpu-long": {
         "dataset": "mnist5k", "groups": "2-2-2", "depth": 10, "width": 1,
-        "epochs": 16, "finetune_epochs": 4, "batch_size": 64,
+        "epochs": 8, "finetune_epochs": 4, "batch_size": 64,
         "lr": 0.1, "lr_decay_at": [0.6, 0.75], "finetune_lr": 0.1,
         "finetune_lr_decay_at": [5 / 12, 7 / 12],
         "weight_decay": 1e-4, "finetune_weight_decay": 5e-4,
@@ -79,8 +78,8 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 GRID: dict[str, dict[str, list[Any]]] = {
     "cpu": {"groups": ["1-1-2", "1-2-2", "2-2-2", "2-2-4"], "seed": [0, 1, 2]},
-    # learned against random groups on MNIST-5k, the deep split, three seeds (≈ 60 epochs of
-    # WRN-10-1 a run: 12–20 min on one shared core)
+    # learned against random groups on MNIST-5k, the deep split, three seeds (≈ 36 epochs of
+    # WRN-10-1 a run: 8–15 min on one shared core)
     "cpu-long": {"groups": ["2-2-2"], "seed": [0, 1, 2]},
     # Tables 1 and 2: the four trees on CIFAR-100, three seeds each; on a node with two GPUs each
     # run also measures Table 5's speed-ups of its tree (speed.measure_and_record), so every
