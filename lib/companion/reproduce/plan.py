@@ -274,12 +274,17 @@ def plan_table(runs: Sequence[Run], states: Sequence[str],
     return pd.DataFrame(rows, columns=["chapter", "key", "parameters", "state", "estimate"])
 
 
-def planned_keys(chapter: str, profile: str) -> set[str]:
-    """The record keys of ``chapter``'s ``profile`` grid: the parameters of every planned run."""
+def planned_runs(chapter: str, profile: str) -> list[Run]:
+    """The runs of ``chapter``'s ``profile`` grid."""
     specs, missing = registered_chapters()
     if chapter not in specs:
         raise ValueError(f"chapter {chapter!r} cannot be planned: {missing.get(chapter, 'unknown')}")
-    return {run.record_key for run in expand(specs[chapter], profile)}
+    return expand(specs[chapter], profile)
+
+
+def planned_keys(chapter: str, profile: str) -> set[str]:
+    """The record keys of ``chapter``'s ``profile`` grid: the parameters of every planned run."""
+    return {run.record_key for run in planned_runs(chapter, profile)}
 
 
 def coverage(chapter: str, profile: str, directory: Path | None = None) -> pd.DataFrame:
@@ -288,10 +293,7 @@ def coverage(chapter: str, profile: str, directory: Path | None = None) -> pd.Da
     of its evidence has landed and a sweep stopped half-way shows as such."""
     from companion.results import load_records, unique_records
 
-    specs, missing = registered_chapters()
-    if chapter not in specs:
-        raise ValueError(f"chapter {chapter!r} cannot be planned: {missing.get(chapter, 'unknown')}")
     keys = {record["key"] for record in unique_records(load_records(chapter, directory))}
-    runs = expand(specs[chapter], profile)
+    runs = planned_runs(chapter, profile)
     return pd.DataFrame({"run": [run.label for run in runs],
                          "recorded": [run.record_key in keys for run in runs]})

@@ -86,11 +86,10 @@ def grouping_record(initial: torch.Tensor, final: torch.Tensor) -> dict[str, Any
 def pilot_summary(runs: pd.DataFrame) -> pd.DataFrame:
     """Per baseline and procedure of the grouping pilot (``benchmarks/splitnet_grouping.py``: a
     trained baseline, several random initialisations of the assignment logits from it): the
-    classes each initialisation
-    kept from its initial arg-max, the agreement of every pair of initialisations' final
-    partitions (fraction of classes and adjusted Rand index: 1 when all reach the same
-    partition, ≈ 0.64 and 0 for random 5 + 5 partitions) and each one's agreement with the
-    baseline classifier's grouping."""
+    classes each initialisation kept from its initial arg-max, the agreement of every pair of
+    initialisations' final partitions (fraction of classes and adjusted Rand index: 1 when all
+    reach the same partition, ≈ 0.64 and 0 for random 5 + 5 partitions), each one's agreement
+    with the baseline classifier's grouping, and the distinct partitions reached."""
     rows = []
     ordered = runs.sort_values("baseline_seed", kind="stable")
     for (baseline_seed, procedure), frame in ordered.groupby(["baseline_seed", "procedure"], sort=False):
