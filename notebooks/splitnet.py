@@ -468,10 +468,10 @@ table5
 # same number of epochs (the sizes are printed below). They come from a pilot: an epoch of
 # WRN-10-1 on MNIST-5k takes about 9 s of one core (WRN-10-2 about three times as long), so a
 # run's 36 epochs need about 6 minutes of one core; on the shared two-core machine the recorded
-# runs took the wall times printed below. The book never
-# trains these runs; it renders their records (`python -m companion.reproduce --profile cpu-long
-# --chapters splitnet` makes or resumes them). Records made with earlier settings of the profile
-# stay in the store but are not pooled with these.
+# runs took the wall times printed below. The book never trains these runs; it renders their
+# records (`python -m companion.reproduce --profile cpu-long --chapters splitnet` makes or resumes
+# them). Records made with earlier settings of the profile stay in the store but are not pooled
+# with these.
 
 # %%
 long_params = settings(profile="cpu-long")
@@ -501,8 +501,8 @@ long_plan
 # random groupings agreeing at least as well). Then the seeds against each other (random
 # 5 + 5 partitions agree on 0.64 of the classes on average, adjusted Rand index 0). A seed changes
 # both the baseline and the initial assignment logits, so seeds that disagree do not say which of
-# the two decided the groups; the pilot (under "What the CPU profiles change") holds the baseline fixed and
-# varies only the logits.
+# the two decided the groups; the pilot (under "What the CPU profiles change") holds the
+# baseline fixed and varies only the logits.
 
 # %% tags=["full-width"]
 long_groupings = evidence.grouping_table(long_runs)
