@@ -1,5 +1,6 @@
-"""companion.vlae.figures: the example chosen for the posterior-shapes figure."""
+"""companion.vlae.figures: the example chosen for the posterior-shapes figure, VAE+IAF drawn."""
 
+import numpy as np
 import torch
 
 from companion.vlae.figures import most_correlated_posterior, posterior_correlation
@@ -50,3 +51,35 @@ def test_seed_gains_draws_every_seed_of_every_model():
     assert dots == 15
     assert [label.get_text() for label in ax.get_xticklabels()] == [
         "SA-VAE (T=4)", "VAE+HF (T=4)", "VLAE (T=1)", "VLAE (T=4)", "VLAE (T=8)"]
+
+
+def test_vae_iaf_posterior_is_drawn_and_its_covariance_matches_its_density():
+    """VAE+IAF has no closed-form covariance: the Monte-Carlo one must match the moments of its
+    own density on a grid, and the figure and the correlation table must take the model."""
+    from matplotlib.figure import Figure
+
+    from companion.vlae.experiments import FittedModel, posterior_correlations
+    from companion.vlae.figures import latent_grid, posterior_shapes
+
+    torch.manual_seed(1)
+    model = build_model("iaf", 6, 2, 8, "bernoulli", steps=2).double()
+    for made in model.flows:
+        with torch.no_grad():
+            made.shift.weight.mul_(3.0)
+            made.gate.weight.mul_(3.0)
+    x = torch.bernoulli(torch.full((1, 6), 0.5, dtype=torch.float64))
+    with torch.no_grad():
+        posterior = model.posterior(x)
+        covariance = posterior.covariance(200_000)[0]
+        first, _, points = latent_grid(np.zeros(2), 9.0, points=301)
+        density = posterior.log_prob(points.double())[:, 0].exp()
+    spacing = float(first[0, 1] - first[0, 0])  # the same along both axes
+    grid = points[:, 0].double()
+    assert abs(float(density.sum()) * spacing ** 2 - 1.0) < 5e-3
+    weights = density / density.sum()
+    mean = weights @ grid
+    centred = grid - mean
+    torch.testing.assert_close(covariance, (centred * weights[:, None]).T @ centred, atol=0.02, rtol=0.03)
+    assert isinstance(posterior_shapes({"iaf": model.float()}, x.float()), Figure)
+    table = posterior_correlations({"iaf": FittedModel("iaf", model, None, 0.0)}, x.float())
+    assert list(table.index) == ["VAE+IAF"] and np.isfinite(table.to_numpy()).all()

@@ -1,11 +1,13 @@
-"""Variational Laplace autoencoders (Park, Kim & Kim, ICML 2019) and the baselines of Table 1.
+"""Variational Laplace autoencoders (Park, Kim & Kim, ICML 2019), the baselines of Table 1 and
+the authors' poster's VAE+IAF.
 
 Public API (other chapters, e.g. the PPCA study, build on it):
 
 * ``build_model(name, input_dim, latent_dim, hidden_dim, likelihood, steps, **options)`` →
   a :class:`LatentVariableModel`; ``name`` is one of :data:`~companion.vlae.models.MODELS` ("vae", "savae", "hf",
-  "vlae"), ``likelihood`` "gaussian" or "bernoulli". Every model has ``posterior(x)`` (q(z|x)
-  with ``rsample(count)``, ``log_prob(z)``, ``mean``, ``covariance()``), ``elbo(x)``,
+  "iaf", "vlae"), ``likelihood`` "gaussian" or "bernoulli". Every model has ``posterior(x)``
+  (q(z|x) with ``rsample(count)``, ``log_prob(z)``, ``covariance()`` — for VAE+IAF a Monte-Carlo
+  estimate — and, but for VAE+IAF, ``mean``), ``elbo(x)``,
   ``log_joint(x, z)`` and the parts ``encoder``, ``decoder`` (an :class:`MLP`) and
   ``likelihood``.
 * ``decoder_jacobian(decoder, z)`` → the exact Jacobian ∂g/∂z (…×D×d) of a ReLU MLP decoder;
@@ -44,18 +46,25 @@ from companion.vlae.models import (
     VAE,
     VLAE,
     HouseholderVAE,
+    IAFVAE,
     LatentVariableModel,
     build_model,
     svi_refine,
 )
-from companion.vlae.networks import MLP, BernoulliLikelihood, Encoder, GaussianLikelihood
-from companion.vlae.posteriors import DiagonalGaussian, FullCovarianceGaussian, HouseholderFlow
+from companion.vlae.networks import MADE, MLP, BernoulliLikelihood, Encoder, GaussianLikelihood
+from companion.vlae.posteriors import (
+    DiagonalGaussian,
+    FullCovarianceGaussian,
+    HouseholderFlow,
+    InverseAutoregressiveFlow,
+)
 from companion.vlae.settings import GRID, PROFILES, settings
 
 __all__ = [
-    "DAMPING", "GRID", "JACOBIANS", "MLP", "MODELS", "PROFILES", "SAVAE", "TITLES", "VAE", "VLAE",
+    "DAMPING", "GRID", "JACOBIANS", "MADE", "MLP", "MODELS", "PROFILES", "SAVAE", "TITLES", "VAE", "VLAE",
     "BernoulliLikelihood", "DiagonalGaussian", "Encoder", "FullCovarianceGaussian",
-    "GaussianLikelihood", "HouseholderFlow", "HouseholderVAE", "LatentVariableModel",
+    "GaussianLikelihood", "HouseholderFlow", "HouseholderVAE", "IAFVAE", "InverseAutoregressiveFlow",
+    "LatentVariableModel",
     "NotPositiveDefiniteError", "build_model", "decoder_jacobian", "decoder_linearization",
     "importance_log_likelihood", "iterative_laplace", "jacobian_flops", "laplace_precision", "laplace_target", "linearize", "log_mean_exp",
     "mean_elbo", "settings", "svi_refine",

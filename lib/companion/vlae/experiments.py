@@ -331,7 +331,7 @@ def paired_log_px(frame: pd.DataFrame, first: tuple[str, int], second: tuple[str
 
 def strongest_baseline(frame: pd.DataFrame, steps: int) -> tuple[str, int] | None:
     """The baseline with the highest mean log p(x) over seeds in one setting's :func:`per_seed`
-    table: SA-VAE or VAE+HF at ``steps``, or the VAE (None when none is recorded)."""
+    table: SA-VAE, VAE+HF or VAE+IAF at ``steps``, or the VAE (None when none is recorded)."""
     means = frame.groupby(["model", "steps"])["log_px"].mean()
     rivals = [(model, at) for (model, at) in means.index
               if (model != "VLAE" and at == steps) or model == "VAE"]

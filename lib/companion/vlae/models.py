@@ -7,6 +7,8 @@ q(z|x); they differ only in that procedure:
 * SA-VAE (Kim et al. 2018): T gradient-ascent steps on each example's (μ, log σ²), starting
   from the encoder and differentiated through;
 * VAE+HF (Tomczak & Welling 2016): the VAE's q followed by T Householder reflections;
+* VAE+IAF (Kingma et al. 2016): the VAE's q followed by T inverse autoregressive flow steps
+  (the baseline of the authors' poster, not of the summary's Table 1);
 * VLAE (Park et al. 2019): T damped Laplace updates from the encoder's mean, then the
   full-covariance q = N(μ_T, Λ_T⁻¹) (:mod:`companion.vlae.laplace`).
 
@@ -22,6 +24,7 @@ from torch import nn
 
 from companion.vlae.laplace import DAMPING, check_jacobian, iterative_laplace
 from companion.vlae.networks import (
+    MADE,
     MLP,
     Encoder,
     Likelihood,
@@ -29,11 +32,19 @@ from companion.vlae.networks import (
     make_likelihood,
     standard_normal_log_prob,
 )
-from companion.vlae.posteriors import DiagonalGaussian, FullCovarianceGaussian, HouseholderFlow, Posterior
+from companion.vlae.posteriors import (
+    DiagonalGaussian,
+    FullCovarianceGaussian,
+    HouseholderFlow,
+    InverseAutoregressiveFlow,
+    Posterior,
+)
 
 #: Model names (the chapter's ``models`` parameter) and how tables print them.
-MODELS = ("vae", "savae", "hf", "vlae")
-TITLES = {"vae": "VAE", "savae": "SA-VAE", "hf": "VAE+HF", "vlae": "VLAE"}
+MODELS = ("vae", "savae", "hf", "iaf", "vlae")
+TITLES = {"vae": "VAE", "savae": "SA-VAE", "hf": "VAE+HF", "iaf": "VAE+IAF", "vlae": "VLAE"}
+#: The models of the summary's Table 1 (the CPU profiles' default; VAE+IAF is the poster's extra).
+TABLE1_MODELS = ("vae", "savae", "hf", "vlae")
 
 
 class LatentVariableModel(nn.Module):
@@ -153,6 +164,29 @@ class HouseholderVAE(VAE):
         return HouseholderFlow(DiagonalGaussian(mean, log_var), vectors)
 
 
+class IAFVAE(VAE):
+    """VAE+IAF: the VAE's q followed by T IAF steps, each a MADE of z and the encoder's features.
+
+    The authors' code builds the same flow (one-hidden-layer MADE of their 500 units, PReLU, gate
+    bias 2, order reversed between steps) but its mask also zeroes the context's weights, so
+    their flow never sees h; ours feeds h to every hidden unit, as Kingma et al. do.
+
+    Args:
+        steps: number of IAF steps T.
+        made_dim: hidden units of each MADE.
+    """
+
+    def __init__(self, encoder: Encoder, decoder: MLP, likelihood: Likelihood, steps: int,
+                 made_dim: int) -> None:
+        super().__init__(encoder, decoder, likelihood)
+        hidden, latent = encoder.mean.in_features, encoder.mean.out_features
+        self.flows = nn.ModuleList(MADE(latent, hidden, made_dim) for _ in range(steps))
+
+    def posterior(self, x: torch.Tensor) -> InverseAutoregressiveFlow:
+        mean, log_var, features = self.encoder(x)
+        return InverseAutoregressiveFlow(DiagonalGaussian(mean, log_var), self.flows, features)
+
+
 class VLAE(LatentVariableModel):
     """Variational Laplace autoencoder: T damped Laplace updates from the encoder's mean.
 
@@ -190,7 +224,7 @@ def build_model(
     """One of :data:`MODELS` with the shared MLPs (``hidden_layers`` × ``hidden_dim`` ReLU).
 
     ``likelihood`` is "gaussian" (log σ² starts at ``log_var``) or "bernoulli"; ``steps`` is T
-    (ignored by the VAE); ``init`` "authors" re-initialises every Linear as their code does;
+    (ignored by the VAE); VAE+IAF's MADEs have ``hidden_dim`` hidden units (the authors: 500); ``init`` "authors" re-initialises every Linear as their code does;
     ``jacobian`` is VLAE's Laplace-update path (:class:`VLAE`).
     """
     if name not in MODELS:
@@ -205,6 +239,8 @@ def build_model(
         model = SAVAE(encoder, decoder, output, steps, svi_lr, svi_max_grad_norm)
     elif name == "hf":
         model = HouseholderVAE(encoder, decoder, output, steps)
+    elif name == "iaf":
+        model = IAFVAE(encoder, decoder, output, steps, made_dim=hidden_dim)
     else:
         model = VLAE(encoder, decoder, output, steps, damping, jacobian)
     initialise(model, init)

@@ -65,6 +65,51 @@ class Encoder(nn.Module):
         return self.mean(features), log_var, features
 
 
+class MaskedLinear(nn.Linear):
+    """A Linear layer whose weight is multiplied by a fixed 0/1 ``mask`` (out × in)."""
+
+    def __init__(self, in_features: int, out_features: int, mask: torch.Tensor, bias: bool = True) -> None:
+        super().__init__(in_features, out_features, bias)
+        if mask.shape != (out_features, in_features):
+            raise ValueError(f"mask of shape {tuple(mask.shape)} for a {in_features}→{out_features} layer")
+        self.register_buffer("mask", mask.to(self.weight.dtype))
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return F.linear(inputs, self.weight * self.mask, self.bias)
+
+
+class MADE(nn.Module):
+    """One-hidden-layer autoregressive network (Germain et al. 2015) with a context input:
+    (z, h) → (m, s), where m_i and s_i depend on z_1 … z_{i−1} and on h only.
+
+    Hidden unit k has degree k mod (d − 1) + 1 and sees z_j for j ≤ its degree; output i sees
+    the hidden units of degree < i. The context h reaches every hidden unit (Kingma et al. 2016).
+    s starts with bias 2, so an IAF step starts near the identity (σ = sigmoid(s) ≈ 0.88).
+
+    Args:
+        latent_dim: dimension d of z.
+        context_dim: dimension of the context h (the encoder's features).
+        hidden_dim: hidden units.
+    """
+
+    def __init__(self, latent_dim: int, context_dim: int, hidden_dim: int) -> None:
+        super().__init__()
+        degrees = torch.arange(hidden_dim) % max(latent_dim - 1, 1) + 1
+        inputs = torch.arange(1, latent_dim + 1)
+        self.latent = MaskedLinear(latent_dim, hidden_dim, (inputs[None, :] <= degrees[:, None]).float())
+        self.context = nn.Linear(context_dim, hidden_dim, bias=False)
+        output_mask = (inputs[:, None] > degrees[None, :]).float()
+        self.shift = MaskedLinear(hidden_dim, latent_dim, output_mask)
+        self.gate = MaskedLinear(hidden_dim, latent_dim, output_mask)
+        nn.init.constant_(self.gate.bias, 2.0)
+        self.activation = nn.PReLU()
+
+    def forward(self, z: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(m, s) for z (…, B, d) and context (B, H)."""
+        hidden = self.activation(self.latent(z) + self.context(context))
+        return self.shift(hidden), self.gate(hidden)
+
+
 def initialise(model: nn.Module, init: str) -> None:
     """Re-initialise every Linear: ``"authors"`` is kaiming_uniform_(a=2^(1/3), fan_out)."""
     if init not in INITS:

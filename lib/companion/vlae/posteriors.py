@@ -7,7 +7,7 @@ ELBO and importance sampling need, and evaluates ``log_prob`` at any z (for the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -114,4 +114,72 @@ class HouseholderFlow:
         return rotation @ self.base.covariance() @ rotation.mT
 
 
-Posterior = DiagonalGaussian | FullCovarianceGaussian | HouseholderFlow
+class InverseAutoregressiveFlow:
+    """z_T = f_T ∘ ⋯ ∘ f_1(z₀) with z₀ ~ a diagonal Gaussian and IAF steps (Kingma et al. 2016)
+
+    f_t(z) = σ ⊙ z + (1 − σ) ⊙ m with (m, s) = MADE_t(z, h) and σ = sigmoid(s); every other
+    step reads z in reversed order (as the authors' code does), so each dimension is transformed
+    given every other one across steps. Each step's Jacobian is triangular with diagonal σ.
+
+    Args:
+        base: the encoder's q₀(z₀|x).
+        steps: the MADE of each step, called as ``made(z, context)``.
+        context: the encoder's features h (B × H).
+    """
+
+    def __init__(self, base: DiagonalGaussian, steps: Sequence[Callable[[torch.Tensor, torch.Tensor],
+                 tuple[torch.Tensor, torch.Tensor]]], context: torch.Tensor) -> None:
+        self.base, self.steps, self.context = base, list(steps), context
+
+    def _shift_and_gate(self, index: int, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(m, σ) of step ``index`` at z, in z's own order."""
+        reverse = index % 2 == 1
+        shift, gate = self.steps[index](z.flip(-1) if reverse else z, self.context)
+        shift, gate = (shift.flip(-1), gate.flip(-1)) if reverse else (shift, gate)
+        return shift, torch.sigmoid(gate)
+
+    def transform(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z₀ → z_T and log |det ∂z_T/∂z₀| (…, B)."""
+        log_det = torch.zeros(z.shape[:-1], dtype=z.dtype, device=z.device)
+        for index in range(len(self.steps)):
+            shift, sigma = self._shift_and_gate(index, z)
+            # $z_t = \sigma_t \odot z_{t-1} + (1 - \sigma_t) \odot m_t$ (Kingma et al. 2016, Algorithm 1)
+            z = sigma * z + (1.0 - sigma) * shift
+            log_det = log_det + sigma.log().sum(-1)
+        return z, log_det
+
+    def rsample(self, count: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """``count`` flowed samples per example, and log q(z_T) = log q₀(z₀) − Σ_t Σ_i log σ_t,i."""
+        z, log_q = self.base.rsample(count)
+        z, log_det = self.transform(z)
+        return z, log_q - log_det
+
+    def invert(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z_T → z₀ and log |det ∂z_T/∂z₀|: each step is inverted one dimension per pass, in the
+        step's order, with the dimensions not yet solved held at 0."""
+        log_det = torch.zeros(z.shape[:-1], dtype=z.dtype, device=z.device)
+        positions = torch.arange(z.shape[-1], device=z.device)
+        for index in reversed(range(len(self.steps))):
+            order = positions.flip(0) if index % 2 == 1 else positions
+            previous = torch.zeros_like(z)
+            for dimension in order:
+                shift, sigma = self._shift_and_gate(index, previous)
+                solved = (z - (1.0 - sigma) * shift) / sigma
+                previous = torch.where(positions == dimension, solved, previous)
+            z = previous
+            log_det = log_det + self._shift_and_gate(index, z)[1].log().sum(-1)
+        return z, log_det
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(z_T) for z of shape (…, B, d), through the inverse flow."""
+        origin, log_det = self.invert(z)
+        return self.base.log_prob(origin) - log_det
+
+    def covariance(self, samples: int = 4096) -> torch.Tensor:
+        """Covariance of z_T, B×d×d: a Monte-Carlo estimate from ``samples`` draws (no closed form)."""
+        z, _ = self.rsample(samples)
+        centred = z - z.mean(0)
+        return torch.einsum("kbi,kbj->bij", centred, centred) / (samples - 1)
+
+
+Posterior = DiagonalGaussian | FullCovarianceGaussian | HouseholderFlow | InverseAutoregressiveFlow
