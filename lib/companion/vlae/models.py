@@ -224,8 +224,9 @@ def build_model(
     """One of :data:`MODELS` with the shared MLPs (``hidden_layers`` × ``hidden_dim`` ReLU).
 
     ``likelihood`` is "gaussian" (log σ² starts at ``log_var``) or "bernoulli"; ``steps`` is T
-    (ignored by the VAE); VAE+IAF's MADEs have ``hidden_dim`` hidden units (the authors: 500); ``init`` "authors" re-initialises every Linear as their code does;
-    ``jacobian`` is VLAE's Laplace-update path (:class:`VLAE`).
+    (ignored by the VAE); VAE+IAF's MADEs have ``hidden_dim`` hidden units (the authors: 500);
+    ``init`` "authors" re-initialises every Linear as their code does; ``jacobian`` is VLAE's
+    Laplace-update path (:class:`VLAE`).
     """
     if name not in MODELS:
         raise ValueError(f"model {name!r} is not valid; valid values: {list(MODELS)}")
