@@ -77,7 +77,7 @@ from IPython.display import Markdown
 from companion.config import resolve_device
 from companion.paper import reported
 from companion.ppca import evidence, experiments, nonlinear, settings
-from companion.reproduce.plan import coverage
+from companion.reproduce.plan import coverage, coverage_sentence
 from companion.results import load_runs, record_run
 from companion.tolerance import glue_result, show
 
@@ -340,14 +340,14 @@ experiments.recorded_nonlinear_table(runs)
 # study at σ = 0.1, 0.3 and 0.5 with 4,000 training and 4,000 held-out points, 64 hidden units
 # and 100 epochs of Adam at step 3e-3, in two runs of five replicates per noise level: ten
 # paired seeds (the same data and starting seed for the VAE and the VLAE). A pilot sized it at
-# about half an hour of one core (the sweep measured about 5 CPU-minutes per run). The book
+# about half an hour of one core; the wall times the recorded runs took are printed below. The book
 # never trains it: it renders the records that
 # `python -m companion.reproduce --profile cpu-long --chapters ppca` leaves in
 # `data/results/ppca/`, and says how many of the planned runs have landed.
 
 # %%
 long_seeds = evidence.seed_frame(load_runs("ppca", profile="cpu-long"))
-print(evidence.coverage_sentence(coverage("ppca", "cpu-long"), "cpu-long"))
+print(coverage_sentence(coverage("ppca", "cpu-long"), "cpu-long"))
 
 # %% tags=["full-width"]
 evidence.spread_table(long_seeds) if not long_seeds.empty else Markdown("*No `cpu-long` record yet.*")

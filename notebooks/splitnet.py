@@ -90,7 +90,7 @@ from myst_nb import glue
 from companion import paper, results
 from companion.config import resolve_device
 from companion.data import load_images
-from companion.reproduce.plan import coverage, planned_keys
+from companion.reproduce.plan import coverage, coverage_sentence, planned_keys
 from companion.splitnet import diagnostics, evidence, experiments, figures, settings, speed
 from companion.splitnet.settings import GRID, differences_from_paper
 from companion.tolerance import glue_result, show
@@ -484,13 +484,7 @@ print(f"cpu-long: {long_params['dataset']}, WRN-{long_params['depth']}-{long_par
       f"grouping {long_params['epochs']} (without R_D for {round(long_params['gamma_ramp'] * long_params['epochs'])}), "
       f"fine-tuning {long_params['finetune_epochs']}, SplitNet-R "
       f"{long_params['epochs'] + long_params['finetune_epochs']}; seeds {settings_grid_seeds}")
-glue("long_planned", len(long_plan), display=False)
-glue("long_landed", int(long_plan["recorded"].sum()), display=False)
-long_wall = long_runs.drop_duplicates("run_id")["wall_time_s"] / 60 if len(long_runs) else pd.Series(dtype=float)
-print(f"{int(long_plan['recorded'].sum())} of {len(long_plan)} planned cpu-long runs recorded"
-      + (f"; wall time per run {long_wall.min():.1f}–{long_wall.max():.1f} min, "
-         f"{long_wall.sum():.0f} min in all" if len(long_wall) else "")
-      + f"; {long_earlier} record(s) of earlier settings left out")
+print(coverage_sentence(long_plan, "cpu-long"), f"{long_earlier} record(s) of earlier settings left out.")
 long_plan
 
 # %% [markdown]

@@ -352,17 +352,18 @@ embedding.round(3) if embedding is not None else None
 # steps its GRUs are half the default's (embeddings 32, encoder 32 per direction, context and
 # decoder 64; latents 16). A pilot sized it: one step took 0.25–0.31 s of CPU time at these
 # sizes against 0.72–0.80 s at the default sizes and batch 32, which would have allowed only
-# about 700 steps; the grid of 12 trainings needs about 1.8 hours of one core. These runs are
+# about 700 steps; it put the grid of 12 trainings at about 1.8 hours of one core (the wall
+# times the recorded runs took are printed below). These runs are
 # made by `python -m companion.reproduce --profile cpu-long --chapters vhcr` and committed; the
 # book only renders their records, and never pools them with
 # the default runs. Everything below is read from those records and shown as it is.
 
 # %%
-from companion.reproduce.plan import coverage
+from companion.reproduce.plan import coverage, coverage_sentence
 from companion.vhcr import evidence
 
 long_runs = load_runs("vhcr", profile="cpu-long")
-print(evidence.coverage_sentence(coverage("vhcr", "cpu-long")))
+print(coverage_sentence(coverage("vhcr", "cpu-long"), "cpu-long"))
 long_seeds = evidence.per_seed(long_runs)
 evidence.seed_spread(long_seeds)
 

@@ -92,12 +92,6 @@ def test_decide_refuses_mixed_noise_levels():
         evidence.decide(frame)
 
 
-def test_coverage_sentence_names_the_missing_runs():
-    coverage = pd.DataFrame({"run": ["noise=0.1 seed=0", "noise=0.5 seed=0"], "recorded": [True, False]})
-    assert evidence.coverage_sentence(coverage, "cpu-long") == (
-        "1 of the 2 planned `cpu-long` runs are recorded; not yet: noise=0.5 seed=0.")
-
-
 def test_this_runs_study_is_decided_the_same_way():
     summary = records(0.1, [0.2, 0.3, 0.25], [0.5] * 3).rename(columns={"param_seed": "replicate_seed"})
     summary = summary.assign(replicate=summary["replicate_seed"])[["replicate", "model", *evidence.MEASURES]]

@@ -211,19 +211,29 @@ def test_estimates_come_from_the_recorded_wall_times(tiny):
 
 
 def test_coverage_counts_the_planned_runs_that_have_a_record(tmp_path):
-    from companion.reproduce.plan import coverage, expand, registered_chapters
+    from companion.reproduce.plan import coverage, coverage_sentence, expand, registered_chapters
     from companion.results import record_run
     from companion.vlae import settings
 
     empty = coverage("vlae", "cpu", tmp_path)
-    assert len(empty) == 12 and not empty["recorded"].any()
-    first = expand(registered_chapters()[0]["vlae"], "cpu")[0]
-    resolved = settings(**{k: v for k, v in first.parameters.items() if k != "device"})
-    record_run("vlae", {**resolved, "device": "auto"}, {"log_px": 0.0}, wall_time_s=1, device="cpu",
-               directory=tmp_path)
+    assert len(empty) == 12 and not empty["recorded"].any() and empty["wall_time_s"].isna().all()
+    assert coverage_sentence(empty, "cpu") == "0 of the 12 planned cpu runs are recorded (not yet: " + \
+        ", ".join(empty["run"]) + ")."
+    first, second = expand(registered_chapters()[0]["vlae"], "cpu")[:2]
+    for run, seconds in [(first, 600.0), (second, 1500.0)]:
+        resolved = settings(**{k: v for k, v in run.parameters.items() if k != "device"})
+        record_run("vlae", {**resolved, "device": "auto"}, {"log_px": 0.0}, wall_time_s=seconds,
+                   device="cpu", directory=tmp_path)
     table = coverage("vlae", "cpu", tmp_path)
-    assert table["recorded"].tolist() == [True] + [False] * 11
+    assert table["recorded"].tolist() == [True, True] + [False] * 10
     assert table["run"].iloc[0] == first.label
+    assert table["wall_time_s"].iloc[:2].tolist() == [600.0, 1500.0] and table["wall_time_s"].iloc[2:].isna().all()
+    sentence = coverage_sentence(table, "cpu")
+    assert sentence.startswith("2 of the 12 planned cpu runs are recorded (not yet: ")
+    assert first.label not in sentence and ", ".join(table["run"].iloc[2:]) in sentence
+    assert "; wall time per run 10–25 min, 35 min in all (a run resumed" in sentence
+    assert coverage_sentence(table.iloc[:2], "cpu").startswith(
+        "2 of the 2 planned cpu runs are recorded; wall time per run 10–25 min, 35 min in all")
 
 
 def test_planned_keys_leave_out_records_of_earlier_settings(tmp_path):

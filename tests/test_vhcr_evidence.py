@@ -9,7 +9,7 @@ import pytest
 
 from companion.results import load_runs, record_run
 from companion.vhcr import settings
-from companion.vhcr.evidence import (ablation, claim_checks, coverage_sentence, history, paired_verdict, per_seed,
+from companion.vhcr.evidence import (ablation, claim_checks, history, paired_verdict, per_seed,
                                      plot_history, seed_spread)
 
 #: Test KLs per word (z_utt, z_conv) and NLL of each variant, seed 0; other seeds scale them.
@@ -93,12 +93,6 @@ def test_ablation_pairs_seeds_and_history_is_long_form(tmp_path):
     assert curves[(curves["model"] == "VHCR") & (curves["seed"] == 0)]["kl_conversation"].tolist() == \
         pytest.approx([1e-3, 2e-3, 3e-3])
     plot_history(curves, ["VHRED", "VHCR"])
-
-
-def test_coverage_sentence_names_missing_runs():
-    planned = pd.DataFrame({"run": ["seed=0", "seed=1", "seed=2"], "recorded": [True, False, False]})
-    assert coverage_sentence(planned) == "1 of 3 planned cpu-long runs recorded (missing: seed=1, seed=2)."
-    assert coverage_sentence(planned.assign(recorded=True)) == "3 of 3 planned cpu-long runs recorded."
 
 
 def test_records_of_another_chapter_are_refused():

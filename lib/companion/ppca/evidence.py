@@ -160,14 +160,6 @@ def verdicts(frame: pd.DataFrame) -> list[Verdict]:
     return [decide(group) for _, group in models.groupby(["angle", "noise"], sort=True)]
 
 
-def coverage_sentence(coverage: pd.DataFrame, profile: str) -> str:
-    """How many of the planned runs (:func:`companion.reproduce.plan.coverage`) have a record."""
-    done = int(coverage["recorded"].sum())
-    text = f"{done} of the {len(coverage)} planned `{profile}` runs are recorded"
-    missing = coverage.loc[~coverage["recorded"], "run"].tolist()
-    return text + (f"; not yet: {', '.join(missing)}." if missing else ".")
-
-
 def study_frame(summary: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
     """This run's non-linear study (:func:`companion.ppca.nonlinear.nonlinear_study`) as
     :func:`seed_frame` rows, so that the same decision can be applied to it."""

@@ -289,11 +289,29 @@ def planned_keys(chapter: str, profile: str) -> set[str]:
 
 def coverage(chapter: str, profile: str, directory: Path | None = None) -> pd.DataFrame:
     """Which runs of ``chapter``'s ``profile`` grid are recorded: one row per planned run (its
-    grid values and whether a record with its parameters exists), so a chapter can say how much
-    of its evidence has landed and a sweep stopped half-way shows as such."""
+    grid values, whether a record with its parameters exists and that record's wall time, NaN
+    when none), so a chapter can say how much of its evidence has landed, what it cost, and a
+    sweep stopped half-way shows as such."""
     from companion.results import load_records, unique_records
 
-    keys = {record["key"] for record in unique_records(load_records(chapter, directory))}
+    wall = {record["key"]: record["wall_time_s"] for record in unique_records(load_records(chapter, directory))}
     runs = planned_runs(chapter, profile)
     return pd.DataFrame({"run": [run.label for run in runs],
-                         "recorded": [run.record_key in keys for run in runs]})
+                         "recorded": [run.record_key in wall for run in runs],
+                         "wall_time_s": [float(wall.get(run.record_key, float("nan"))) for run in runs]})
+
+
+def coverage_sentence(planned: pd.DataFrame, profile: str) -> str:
+    """How many planned runs (rows of :func:`coverage`) have a record, which are missing, and
+    the wall time the recorded ones report. A run resumed from its checkpoints reports only its
+    last stretch, so the total is a lower bound."""
+    done = planned[planned["recorded"]]
+    sentence = f"{len(done)} of the {len(planned)} planned {profile} runs are recorded"
+    missing = planned.loc[~planned["recorded"], "run"].tolist()
+    sentence += f" (not yet: {', '.join(missing)})" if missing else ""
+    if done.empty:
+        return sentence + "."
+    minutes = done["wall_time_s"] / 60
+    return (sentence + f"; wall time per run {minutes.min():.0f}–{minutes.max():.0f} min, "
+            f"{format_duration(float(done['wall_time_s'].sum()))} in all (a run resumed from its "
+            "checkpoints reports only its last stretch).")

@@ -213,11 +213,3 @@ def ablation(seeds: pd.DataFrame) -> pd.DataFrame:
     table = pd.concat(frames, axis=1)
     table.index.name = "seed"
     return table
-
-
-def coverage_sentence(planned: pd.DataFrame) -> str:
-    """How many planned runs (rows of ``coverage()``) have a record, and which are missing."""
-    done = int(planned["recorded"].sum())
-    sentence = f"{done} of {len(planned)} planned cpu-long runs recorded"
-    missing = planned.loc[~planned["recorded"], "run"].tolist()
-    return sentence + (f" (missing: {', '.join(missing)})." if missing else ".")
