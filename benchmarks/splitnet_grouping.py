@@ -30,9 +30,10 @@ import time
 import pandas as pd
 import torch
 
+from companion.config import resolve
 from companion.results import record_run
 from companion.splitnet import diagnostics, evidence, experiments
-from companion.splitnet.settings import settings
+from companion.splitnet.settings import PROFILES
 from companion.training import seed_everything, use_threads
 
 
@@ -50,8 +51,8 @@ def procedure_options(procedure: str) -> dict:
 def run(procedure: str, seed: int, base: dict, data: experiments.SplitData,
         baseline: torch.nn.Module, reference: torch.Tensor) -> dict:
     """One grouping phase and its diagnostics."""
-    params = settings(profile="cpu", seed=seed, device="cpu", dataset=base["dataset"], width=base["width"],
-                      **procedure_options(procedure))
+    params = resolve(PROFILES, "cpu", seed=seed, device="cpu", dataset=base["dataset"], width=base["width"],
+                     **procedure_options(procedure))
     seed_everything(seed)
     started = time.perf_counter()
     grouping = experiments.train_grouping(params, data, baseline)
@@ -59,7 +60,7 @@ def run(procedure: str, seed: int, base: dict, data: experiments.SplitData,
     comparison = diagnostics.compare_with_reference(diagnostics.class_partition(last), reference)
     return {"procedure": procedure, "seed": seed, **evidence.grouping_record(first, last),
             "baseline_partition": evidence.encode_partition(reference),
-            "grouping_error": float(grouping.history.epochs["test_error"].iloc[-1]),
+            "grouping_error": experiments.last_error(grouping.history),
             "agree_baseline": comparison.agreement, "p_baseline": comparison.p_value,
             "seconds": time.perf_counter() - started}
 
@@ -84,13 +85,12 @@ def main() -> None:
     for procedure in procedures:
         procedure_options(procedure)
     base = {"dataset": args.dataset, "width": args.width}
-    params = settings(profile="cpu", seed=args.baseline_seed, device="cpu", dataset=args.dataset,
-                      width=args.width, epochs=args.baseline_epochs, finetune_epochs=0)
+    params = resolve(PROFILES, "cpu", seed=args.baseline_seed, device="cpu", dataset=args.dataset,
+                     width=args.width, epochs=args.baseline_epochs, finetune_epochs=0)
     data = experiments.load_data(params)
     seed_everything(args.baseline_seed)
     baseline, history = experiments.train_baseline(params, data)
-    reference = diagnostics.balanced_partition(baseline.head.linear.weight,
-                                               int(params["groups"].split("-")[-1]))
+    reference = experiments.baseline_grouping(params, baseline)
     print(f"{args.dataset}, WRN-10-{args.width}; baseline (seed {args.baseline_seed}, {args.baseline_epochs} epochs): test error "
           f"{history.epochs['test_error'].iloc[-1]:.2f}%; its classifier's grouping "
           f"{evidence.describe_partition(evidence.encode_partition(reference))}", flush=True)

@@ -36,20 +36,17 @@ dataset = None
 examples = None
 
 # %%
-from companion.chapters import reject_unknown_parameters
+from companion.chapters import chapter_settings
 
-reject_unknown_parameters("data", globals())
+params = chapter_settings("data", globals())
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from companion import data
-from companion.data.settings import settings
 from companion.data.statistics import class_counts, conversation_statistics, image_statistics
 from companion.plotting import show_images
 
-params = settings(profile=profile, seed=seed, device=device, data_dir=data_dir,
-                  dataset=dataset, examples=examples)
 pd.set_option("display.max_colwidth", None)
 
 # %% [markdown]
@@ -71,11 +68,11 @@ data.catalog_table().set_index("dataset")
 # per-pixel training mean.
 
 # %%
-train = data.load_images(params["dataset"], "train", params["data_dir"])
-test = data.load_images(params["dataset"], "test", params["data_dir"])
+train = data.load_images(params.dataset, "train", params.data_dir)
+test = data.load_images(params.dataset, "test", params.data_dir)
 fig, ax = plt.subplots(figsize=(8, 2.6))
-show_images(train.images[: params["examples"]], columns=20, ax=ax,
-            title=f"{params['dataset']}: first {params['examples']} training images")
+show_images(train.images[: params.examples], columns=20, ax=ax,
+            title=f"{params.dataset}: first {params.examples} training images")
 plt.show()
 
 # %%
@@ -89,8 +86,8 @@ counts.T
 # every experiment seed, so results of different seeds are comparable.
 
 # %%
-shown = {"digits", "mnist5k", params["dataset"]}
-sets = [data.load_images(name, split, params["data_dir"]) for name in sorted(shown)
+shown = {"digits", "mnist5k", params.dataset}
+sets = [data.load_images(name, split, params.data_dir) for name in sorted(shown)
         for split in ("train", "test")]
 image_statistics(sets).set_index(["dataset", "split"])
 
@@ -103,7 +100,7 @@ import torch
 
 mean = data.pixel_mean(train.images)
 first = train.images[:1]
-torch.manual_seed(params["seed"])
+torch.manual_seed(params.seed)
 binary = [data.dynamic_binarize(torch.from_numpy(first)).numpy() for _ in range(2)]
 fig, axes = plt.subplots(1, 4, figsize=(8, 2.2))
 panels = [(first, "raw"), (data.center(first, mean) + 0.5, "centred (+0.5)"),

@@ -45,7 +45,8 @@
 # {py:func}`~companion.splitnet.experiments.train_random_split` (SplitNet-R),
 # {py:class}`~companion.splitnet.parallel.MultiDeviceSplitNet` and
 # {py:func}`~companion.splitnet.speed.measure` (model-parallel inference), and
-# {py:func}`~companion.splitnet.evidence.learned_vs_random_tests` (the paired tests).
+# {py:func}`~companion.splitnet.evidence.learned_vs_random_tests` (the paired tests) and
+# {py:func}`~companion.splitnet.evidence.findings` (the paper's claims decided on the records).
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -76,9 +77,9 @@ grouping_init = None
 gamma_ramp = None
 
 # %%
-from companion.chapters import reject_unknown_parameters
+from companion.chapters import chapter_settings
 
-reject_unknown_parameters("splitnet", globals())
+params = chapter_settings("splitnet", globals())
 
 import time
 
@@ -90,24 +91,16 @@ from myst_nb import glue
 from companion import paper, results
 from companion.config import resolve_device
 from companion.data import load_images
+from companion.evidence import decide, decision_frame
 from companion.reproduce.plan import coverage, coverage_sentence, planned_keys
-from companion.splitnet import diagnostics, evidence, experiments, figures, settings, speed
-from companion.splitnet.settings import GRID, differences_from_paper
+from companion.splitnet import diagnostics, evidence, experiments, figures, speed
+from companion.splitnet.settings import GRID, PROFILES, differences_from_paper
 from companion.tolerance import glue_result, show
 from companion.training import seed_everything, use_threads
 
-params = settings(profile=profile, seed=seed, device=device, data_dir=data_dir, dataset=dataset,
-                  groups=groups, depth=depth, width=width, epochs=epochs,
-                  finetune_epochs=finetune_epochs, batch_size=batch_size, lr=lr,
-                  lr_decay_at=lr_decay_at, finetune_lr=finetune_lr,
-                  finetune_lr_decay_at=finetune_lr_decay_at, weight_decay=weight_decay,
-                  finetune_weight_decay=finetune_weight_decay, gammas=gammas,
-                  assignment_lr_scale=assignment_lr_scale, dropout=dropout, augment=augment,
-                  train_images=train_images, devices=devices, threads=threads,
-                  grouping_init=grouping_init, gamma_ramp=gamma_ramp)
-use_threads(params["threads"])
+use_threads(params.threads)
 started = time.perf_counter()
-seed_everything(params["seed"])
+seed_everything(params.seed)
 pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", 20)
 
@@ -144,7 +137,7 @@ pd.set_option("display.max_columns", 20)
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3))
-figures.plot_split_tree(params["groups"], ax=ax)
+figures.plot_split_tree(params.groups, ax=ax)
 plt.show()
 
 # %% [markdown]
@@ -187,9 +180,9 @@ table2
 # %%
 data = experiments.load_data(params)
 baseline, baseline_history = experiments.train_baseline(params, data)
-baseline_error = float(baseline_history.epochs["test_error"].iloc[-1])
+baseline_error = experiments.last_error(baseline_history)
 show(f"{data.name}: {len(data.train_labels)} training and {len(data.test_labels)} test images, "
-     f"{data.num_classes} classes; WRN-{params['depth']}-{params['width']} baseline test error "
+     f"{data.num_classes} classes; WRN-{params.depth}-{params.width} baseline test error "
      f"{baseline_error:.2f}%", atol=2.5)  # 3 × the largest change of an error measured (0.83)
 
 # %% [markdown]
@@ -231,7 +224,7 @@ show(terms.iloc[[0, len(terms) // 4, len(terms) // 2, len(terms) - 1]].round(3).
 
 # %%
 names = ["classes", "head_in"] + [n for n in grouping.model.assignments.free_names if n.endswith("block0_mid")][:1]
-steps = sorted({0, params["epochs"] // 8, params["epochs"] // 3, params["epochs"]})
+steps = sorted({0, params.epochs // 8, params.epochs // 3, params.epochs})
 figures.plot_assignment_sharpening(grouping.snapshots, names, steps, figsize=(10, 4))
 plt.show()
 
@@ -258,7 +251,7 @@ plt.show()
 
 # %%
 split, split_history, error_at_split = experiments.finetune_split(params, data, grouping)
-split_error = float(split_history.epochs["test_error"].iloc[-1]) if params["finetune_epochs"] else error_at_split
+split_error = experiments.finetuned_error(params, split_history, error_at_split)
 class_groups = experiments.class_groups(split)
 # the error right after the cut is not compared across CPUs (atol=100): with R_D held back, the
 # hard cut of a not-yet-disjoint network lands tens of points apart under other CPU kernels
@@ -275,7 +268,7 @@ show(f"test error right after the cut: {error_at_split:.2f}%", atol=100)
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3))
-figures.plot_split_tree(params["groups"], class_groups=class_groups, ax=ax)
+figures.plot_split_tree(params.groups, class_groups=class_groups, ax=ax)
 plt.show()
 figures.plot_class_groups(data.raw_test_images, data.test_labels.numpy(), class_groups,
                           examples=3, figsize=(8, 1.2 * len(class_groups)))
@@ -297,7 +290,7 @@ plt.show()
 # %%
 initial_classes, final_classes = grouping.snapshots[0]["classes"], grouping.snapshots[-1]["classes"]
 grouping_facts = evidence.grouping_record(initial_classes, final_classes)
-implied = diagnostics.balanced_partition(baseline.head.linear.weight, int(params["groups"].split("-")[-1]))
+implied = experiments.baseline_grouping(params, baseline)
 versus_implied = diagnostics.compare_with_reference(diagnostics.class_partition(final_classes), implied)
 glue_result("kept_from_init", grouping_facts["kept_from_init"], precision=".1f", atol=0.3)
 glue_result("agree_implied", versus_implied.agreement, precision=".1f", atol=0.3)
@@ -319,15 +312,10 @@ show(f"classes kept from the initial arg-max: {grouping_facts['kept_from_init']:
 
 # %% tags=["full-width"]
 random_split, random_history = experiments.train_random_split(params, data, baseline)
-rows = [
-    experiments.model_row("baseline", baseline, baseline, data, params["groups"], baseline_error,
-                          classifier_partition=evidence.encode_partition(implied)),
-    experiments.model_row("SplitNet", split, baseline, data, params["groups"], split_error,
-                          grouping_error=float(grouping.history.epochs["test_error"].iloc[-1]),
-                          error_at_split=error_at_split, **grouping_facts),
-    experiments.model_row("SplitNet-R", random_split, baseline, data, params["groups"],
-                          float(random_history.epochs["test_error"].iloc[-1])),
-]
+rows = experiments.run_rows(params, data, baseline=baseline, baseline_history=baseline_history,
+                            grouping=grouping, split=split, split_history=split_history,
+                            error_at_split=error_at_split, random_split=random_split,
+                            random_history=random_history)
 this_run = pd.DataFrame(rows).drop(columns=list(evidence.CODED_COLUMNS), errors="ignore").set_index("model")
 # tolerances: 3 × the largest change measured across CPU kernels (errors 0.83 points; the
 # learned groups, hence parameters and FLOPs, differ: 192 parameters, 2,736 FLOPs, 0.063 and
@@ -354,10 +342,10 @@ show(this_run.round(2), atol=2.5, columns={"params": 600, "flops": 8500, "params
 # absolute numbers.
 
 # %% tags=["full-width"]
-profile_runs = results.load_runs("splitnet", profile=params["profile"])
+profile_runs = results.load_runs("splitnet", profile=params.profile)
 same = experiments.same_procedure(profile_runs, params)
 glue("other_procedure_runs", int(profile_runs.loc[~same, "run_id"].nunique()), display=False)
-recorded = results.with_this_run("splitnet", profile_runs[same], params, rows)
+recorded = results.with_this_run("splitnet", profile_runs[same], params.record(), rows)
 summary = experiments.summarize_runs(recorded)
 experiments.table1_comparison(summary, paper.reported("splitnet_table1"))
 
@@ -388,6 +376,17 @@ glue("cut_cost", round(float(((versus["error_at_split"] - versus["grouping_error
 versus
 
 # %% [markdown]
+# The claims decided on these runs (the rule of {py:mod}`companion.evidence`: Holm over the
+# paper's tested claims at this scale; a claim is *not tested at this scale* when the cut costs
+# more than {glue:text}`cut_cost_limit` points before fine-tuning, or when SplitNet-R trains
+# otherwise than SplitNet after its cut):
+
+# %% tags=["full-width"]
+glue("cut_cost_limit", f"{evidence.CUT_COST_LIMIT:g}", display=False)
+with pd.option_context("display.max_colwidth", None):
+    display(decision_frame(decide(evidence.findings(params.profile, recorded))))
+
+# %% [markdown]
 # Every recorded run, error against parameter count:
 
 # %%
@@ -407,8 +406,8 @@ plt.show()
 # The one-process way on the devices of this run:
 
 # %%
-difference = experiments.multi_device_difference(split, data.test_images, params["devices"])
-print(f"devices {params['devices']}: largest |logit difference| from one device "
+difference = experiments.multi_device_difference(split, data.test_images, params.devices)
+print(f"devices {list(params.devices)}: largest |logit difference| from one device "
       f"{'< 1e-5' if difference < 1e-5 else f'= {difference:.2e}'}")
 
 # %% [markdown]
@@ -430,10 +429,10 @@ print(f"devices {params['devices']}: largest |logit difference| from one device 
 # since a timing taken while the book builds would time the build.
 
 # %%
-gpus = speed.gpu_pair(params["devices"])
+gpus = speed.gpu_pair(params.devices)
 if gpus:
-    speed.measure_and_record(speed.SpeedSettings(depth=params["depth"], width=params["width"], batches=500,
-                                                 trees=(params["groups"],), devices=gpus))
+    speed.measure_and_record(speed.SpeedSettings(depth=params.depth, width=params.width, batches=500,
+                                                 trees=(params.groups,), devices=gpus))
 
 # %% tags=["full-width"]
 table5 = experiments.table5_comparison(results.load_runs("splitnet/parallel"), paper.reported("splitnet_table5"))
@@ -474,16 +473,16 @@ table5
 # with these.
 
 # %%
-long_params = settings(profile="cpu-long")
+long_params = PROFILES["cpu-long"]
 settings_grid_seeds = GRID["cpu-long"]["seed"]
 long_runs = results.load_runs("splitnet", profile="cpu-long", keys=planned_keys("splitnet", "cpu-long"))
 long_earlier = results.load_runs("splitnet", profile="cpu-long")["run_id"].nunique() - long_runs["run_id"].nunique()
 long_plan = coverage("splitnet", "cpu-long")
-print(f"cpu-long: {long_params['dataset']}, WRN-{long_params['depth']}-{long_params['width']}, tree "
-      f"{long_params['groups']}; baseline {long_params['epochs'] + long_params['finetune_epochs']} epochs, "
-      f"grouping {long_params['epochs']} (without R_D for {round(long_params['gamma_ramp'] * long_params['epochs'])}), "
-      f"fine-tuning {long_params['finetune_epochs']}, SplitNet-R "
-      f"{long_params['epochs'] + long_params['finetune_epochs']}; seeds {settings_grid_seeds}")
+print(f"cpu-long: {long_params.dataset}, WRN-{long_params.depth}-{long_params.width}, tree "
+      f"{long_params.groups}; baseline {long_params.epochs + long_params.finetune_epochs} epochs, "
+      f"grouping {long_params.epochs} (without R_D for {round(long_params.gamma_ramp * long_params.epochs)}), "
+      f"fine-tuning {long_params.finetune_epochs}, SplitNet-R "
+      f"{long_params.epochs + long_params.finetune_epochs}; seeds {settings_grid_seeds}")
 print(coverage_sentence(long_plan, "cpu-long"), f"{long_earlier} record(s) of earlier settings left out.")
 long_plan
 
@@ -515,7 +514,7 @@ long_cross.round(3)
 long_learned = long_runs[long_runs["model"] == "SplitNet"].dropna(subset=["class_partition"]) \
     if "class_partition" in long_runs else long_runs.iloc[:0]
 if len(long_learned):
-    mnist_test = load_images("mnist5k", "test", params["data_dir"])
+    mnist_test = load_images("mnist5k", "test", params.data_dir)
     long_groups, seeds_shown = [], []
     for seed, code in zip(long_learned["param_seed"], long_learned["class_partition"]):
         long_groups += evidence.groups_of(code)
@@ -531,14 +530,18 @@ else:
 # the same 1,000 test images, the difference (negative: learned groups better), the discordant
 # images (right for one model only), McNemar's exact p, and the paired bootstrap's 95% interval
 # and p for the difference; the last row pools the seeds (mean errors and difference, bootstrap
-# over test images with each image's results of all seeds kept together).
+# over test images with each image's results of all seeds kept together). Then the chapter's
+# claims decided on these records ({py:data}`~companion.splitnet.evidence.CLAIMS`, the very
+# decisions the summary page shows): the raw and the Holm-adjusted p, the verdict, and why a
+# claim is not tested at this scale.
 
 # %% tags=["full-width"]
 long_tests = evidence.learned_vs_random_tests(long_runs)
-long_verdict = evidence.verdict(long_tests, len(long_plan))
-glue("long_verdict", long_verdict, display=False)
+long_decisions = decide(evidence.findings("cpu-long"))
+glue("long_verdict", evidence.decisions_sentence(long_decisions), display=False)
 display(long_tests.round(3))
-print(long_verdict)
+with pd.option_context("display.max_colwidth", None):
+    display(decision_frame(long_decisions))
 
 # %% [markdown]
 # The errors of every recorded `cpu-long` seed ({glue:text}`seed_points_caption`):
@@ -599,8 +602,8 @@ pd.DataFrame(differences_from_paper()).set_index("parameter")
 # %% tags=["full-width"]
 pilot = results.load_runs("splitnet/grouping-pilot")
 pilot = pilot[pilot["param_dataset"] == "mnist5k"] if len(pilot) else pilot
-long_procedure = (f"{long_params['grouping_init']}:{long_params['gamma_ramp']:g}:"
-                  f"{long_params['assignment_lr_scale']:g}:{long_params['epochs']}")
+long_procedure = (f"{long_params.grouping_init}:{long_params.gamma_ramp:g}:"
+                  f"{long_params.assignment_lr_scale:g}:{long_params.epochs}")
 long_learned_by_seed = dict(zip(long_learned["param_seed"], long_learned["class_partition"]))
 for baseline_seed, frame in (pilot[pilot["procedure"] == long_procedure].groupby("baseline_seed")
                              if len(pilot) else []):
@@ -659,5 +662,5 @@ evidence.pilot_summary(pilot).set_index(["baseline seed", "procedure"]) if len(p
 #   network on one, against the paper's 1.73× on two GPUs; batch by batch they gain much less.
 
 # %%
-path = results.record_run("splitnet", params, rows, wall_time_s=time.perf_counter() - started,
-                          device=str(resolve_device(params["device"])))
+path = results.record_run("splitnet", params.record(), rows, wall_time_s=time.perf_counter() - started,
+                          device=str(resolve_device(params.device)))

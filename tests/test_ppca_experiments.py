@@ -1,18 +1,22 @@
 """The chapter's experiments on a small grid: the diagonal posterior finds the PCA axes."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from companion.config import resolve
 from companion.ppca import experiments, nonlinear
-from companion.ppca.settings import settings
+from companion.ppca.settings import PROFILES
+from companion.results import run_key
 
 
 @pytest.fixture(scope="module")
 def params():
-    return settings(norm_ratios=[2.0], seeds=1, examples=500, lbfgs_iterations=300, sgd_epochs=2,
-                    nonlinear_epochs=2, nonlinear_seeds=1, hidden_dim=8)
+    return resolve(PROFILES, norm_ratios=[2.0], seeds=1, examples=500, lbfgs_iterations=300, sgd_epochs=2,
+                   nonlinear_epochs=2, nonlinear_seeds=1, hidden_dim=8)
 
 
 @pytest.fixture(scope="module")
@@ -86,14 +90,14 @@ def test_nonlinear_study_compares_vae_vlae_and_the_true_decoder(params):
     assert list(frame["model"]) == ["truth", "vae", "vlae"]
     assert frame[["abs_cos", "dto", "sap"]].notna().all().all()
     assert frame.loc[frame["model"] == "truth", "sap"].item() == pytest.approx(1.0, abs=0.05)
-    assert len(study.cosines) == 3 * params["examples"]
+    assert len(study.cosines) == 3 * params.examples
     assert len(nonlinear.nonlinear_table(frame)) == 3
 
 
 def test_at_default_sizes_the_vae_jacobian_is_closer_to_orthogonal_than_the_vlae():
     # the direction the chapter reports at σ = 0.1 (one replicate of the default run; at smaller
     # sizes, e.g. 10–20 epochs, the pilot found no stable direction and many collapsed latents)
-    study = nonlinear.nonlinear_study(settings(noise=0.1, nonlinear_seeds=1))
+    study = nonlinear.nonlinear_study(resolve(PROFILES, noise=0.1, nonlinear_seeds=1))
     by_model = study.summary.set_index("model")
     assert (by_model["collapsed"] == 0).all()
     assert by_model.loc["vae", "abs_cos"] < by_model.loc["vlae", "abs_cos"] - 0.1
@@ -103,9 +107,17 @@ def test_at_default_sizes_the_vae_jacobian_is_closer_to_orthogonal_than_the_vlae
 def test_when_noise_swamps_the_signal_both_models_switch_every_latent_off():
     # σ = 2 on tanh outputs bounded by 1: the detector sees every direction collapsed, where
     # |cos| between the (dead) columns takes arbitrary values
-    study = nonlinear.nonlinear_study(settings(noise=2.0, nonlinear_seeds=1, examples=500, hidden_dim=16,
-                                               nonlinear_epochs=10))
+    study = nonlinear.nonlinear_study(resolve(PROFILES, noise=2.0, nonlinear_seeds=1, examples=500,
+                                              hidden_dim=16, nonlinear_epochs=10))
     by_model = study.summary.set_index("model")
     assert list(by_model.loc[["vae", "vlae"], "collapsed"]) == [2, 2]
     assert list(by_model.loc[["vae", "vlae"], "dead_columns"]) == [2, 2]
     assert (by_model.loc[["vae", "vlae"], "noise_std"] > 1.9).all()
+
+
+def test_the_record_keeps_the_settings_and_their_key(params, tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPANION_RESULTS_DIR", str(tmp_path))
+    path = experiments.record(params, [{"section": "sgd", "abs_cos": 0.5}], wall_time_s=1.0)
+    record = json.loads(path.read_text())
+    assert record["params"] == params.record() and record["params"]["norm_ratios"] == [2.0]
+    assert record["key"] == run_key("ppca", params.record()) and record["device"] in ("cpu", "cuda")

@@ -159,10 +159,11 @@ def test_ledger_state_reads_what_became_of_a_run(tiny, tmp_path):
 def test_a_record_with_the_runs_resolved_parameters_counts_as_done(tmp_path, capsys):
     """A record committed by an earlier sweep (it carries the notebook's resolved parameters,
     not the grid's) is recognised: the dry run skips it and lists the others to run."""
-    from companion.vlae import settings
+    from companion.config import resolve
+    from companion.vlae import PROFILES
 
-    record_run("vlae", settings(profile="cpu", seed=1, steps=4, likelihood="bernoulli",
-                                device="auto"),
+    record_run("vlae", resolve(PROFILES, "cpu", seed=1, steps=4, likelihood="bernoulli",
+                               device="auto").record(),
                [{"model": "VAE", "log_px": -1.0}], wall_time_s=1.0, device="cpu",
                directory=tmp_path)
     assert main(["--dry-run", "--chapters", "vlae", "--results-dir", str(tmp_path)]) == 0
@@ -213,7 +214,8 @@ def test_estimates_come_from_the_recorded_wall_times(tiny):
 def test_coverage_counts_the_planned_runs_that_have_a_record(tmp_path):
     from companion.reproduce.plan import coverage, coverage_sentence, expand, registered_chapters
     from companion.results import record_run
-    from companion.vlae import settings
+    from companion.config import resolve
+    from companion.vlae import PROFILES
 
     empty = coverage("vlae", "cpu", tmp_path)
     assert len(empty) == 12 and not empty["recorded"].any() and empty["wall_time_s"].isna().all()
@@ -221,7 +223,7 @@ def test_coverage_counts_the_planned_runs_that_have_a_record(tmp_path):
         ", ".join(empty["run"]) + ")."
     first, second = expand(registered_chapters()[0]["vlae"], "cpu")[:2]
     for run, seconds in [(first, 600.0), (second, 1500.0)]:
-        resolved = settings(**{k: v for k, v in run.parameters.items() if k != "device"})
+        resolved = resolve(PROFILES, **{k: v for k, v in run.parameters.items() if k != "device"}).record()
         record_run("vlae", {**resolved, "device": "auto"}, {"log_px": 0.0}, wall_time_s=seconds,
                    device="cpu", directory=tmp_path)
     table = coverage("vlae", "cpu", tmp_path)
@@ -236,13 +238,28 @@ def test_coverage_counts_the_planned_runs_that_have_a_record(tmp_path):
         "2 of the 2 planned cpu runs are recorded; wall time per run 10–25 min, 35 min in all")
 
 
+def test_coverage_names_the_commits_and_flags_records_of_uncommitted_code():
+    import pandas as pd
+
+    from companion.reproduce.plan import coverage_sentence
+
+    clean, dirty = "a" * 40, "b" * 40 + "+dirty"
+    one = pd.DataFrame({"run": ["seed=0", "seed=1"], "recorded": [True, True], "wall_time_s": [60.0, 60.0],
+                        "commit": [clean, clean]})
+    assert coverage_sentence(one, "cpu-long").endswith("; made at one commit, aaaaaaaa.")
+    mixed = one.assign(commit=[clean, dirty])
+    assert coverage_sentence(mixed, "cpu-long").endswith(
+        "; made at 2 different commits (aaaaaaaa, bbbbbbbb (dirty)); 1 of the 2 from uncommitted code (dirty).")
+
+
 def test_planned_keys_leave_out_records_of_earlier_settings(tmp_path):
     from companion.reproduce.plan import expand, planned_keys, registered_chapters
     from companion.results import load_runs, record_run
-    from companion.vlae import settings
+    from companion.config import resolve
+    from companion.vlae import PROFILES
 
     first = expand(registered_chapters()[0]["vlae"], "cpu")[0]
-    resolved = settings(**{k: v for k, v in first.parameters.items() if k != "device"})
+    resolved = resolve(PROFILES, **{k: v for k, v in first.parameters.items() if k != "device"}).record()
     record_run("vlae", {**resolved, "device": "auto"}, {"log_px": 1.0}, wall_time_s=1, device="cpu",
                directory=tmp_path)
     earlier = {**resolved, "epochs": resolved["epochs"] + 1, "device": "auto"}  # a setting since changed

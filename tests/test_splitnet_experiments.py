@@ -8,7 +8,12 @@ import torch
 from companion.splitnet import experiments
 from companion.splitnet.assignment import balanced_groups
 from companion.splitnet.augmentation import random_crop_flip, standardize_per_image
-from companion.splitnet.settings import settings
+from companion.config import resolve
+from companion.splitnet.settings import PROFILES
+
+
+def settings(**given):
+    return resolve(PROFILES, "cpu", **given)
 
 
 def _tiny_data(classes=4, count=64):
@@ -24,7 +29,7 @@ def test_grouping_then_split_then_finetune_runs_and_records_assignments():
                       device="cpu", grouping_init="scratch")
     data = _tiny_data()
     grouping = experiments.train_grouping(params, data)
-    assert len(grouping.snapshots) == params["epochs"] + 1  # before training and after each epoch
+    assert len(grouping.snapshots) == params.epochs + 1  # before training and after each epoch
     assert {"cross_entropy", "R_W", "R_D", "R_E", "test_error"} <= set(grouping.history.epochs.columns)
     moved = (grouping.snapshots[-1]["classes"] - grouping.snapshots[0]["classes"]).abs().max()
     assert moved > 0  # the assignment logits learn
@@ -37,6 +42,34 @@ def test_grouping_then_split_then_finetune_runs_and_records_assignments():
     assert 0 <= error_at_split <= 100 and len(history.epochs) == 1
     row = experiments.model_row("SplitNet", split, grouping.model.network, data, "1-2-2")
     assert row["params"] < sum(p.numel() for p in grouping.model.network.parameters())
+
+
+def test_run_rows_record_every_model_with_what_the_evidence_needs():
+    params = settings(groups="1-1-2", epochs=2, finetune_epochs=1, batch_size=16, width=1, device="cpu",
+                      grouping_init="scratch")
+    data = _tiny_data()
+    baseline, baseline_history = experiments.train_baseline(params, data)
+    grouping = experiments.train_grouping(params, data)
+    assignments = grouping.model.assignments
+    assignments.set_hard(balanced_groups(assignments, torch.Generator().manual_seed(0)))
+    split, split_history, error_at_split = experiments.finetune_split(params, data, grouping)
+    random_split, random_history = experiments.train_random_split(params, data)
+    rows = experiments.run_rows(params, data, baseline=baseline, baseline_history=baseline_history,
+                                grouping=grouping, split=split, split_history=split_history,
+                                error_at_split=error_at_split, random_split=random_split,
+                                random_history=random_history)
+    by_model = {row["model"]: row for row in rows}
+    assert list(by_model) == ["baseline", "SplitNet", "SplitNet-R"]
+    assert len(baseline_history.epochs) == params.epochs + params.finetune_epochs
+    assert by_model["baseline"]["test_error"] == experiments.last_error(baseline_history)
+    assert len(by_model["baseline"]["classifier_partition"]) == data.num_classes
+    learned = by_model["SplitNet"]
+    assert learned["error_at_split"] == error_at_split
+    assert learned["grouping_error"] == experiments.last_error(grouping.history)
+    assert learned["test_error"] == experiments.last_error(split_history)
+    assert {"class_partition", "initial_partition", "kept_from_init"} <= set(learned)
+    assert all(len(row["test_correct"]) == len(data.test_labels) for row in rows)
+    assert len(random_history.epochs) == params.epochs + params.finetune_epochs
 
 
 def test_optimizer_decays_only_weights_and_speeds_up_assignments():
@@ -146,12 +179,12 @@ def test_grouping_from_the_baseline_starts_with_its_weights(monkeypatch):
 def test_runs_of_another_grouping_procedure_are_not_pooled():
     runs = pd.DataFrame({"param_grouping_init": [None, "baseline", "scratch", "baseline"],
                          "param_gamma_ramp": [None, 0.5, 0.0, 0.25]})
-    assert experiments.same_procedure(runs, {"grouping_init": "baseline", "gamma_ramp": 0.5}).tolist() == [
+    assert experiments.same_procedure(runs, settings(grouping_init="baseline", gamma_ramp=0.5)).tolist() == [
         False, True, False, False]
-    assert experiments.same_procedure(runs, {"grouping_init": "scratch", "gamma_ramp": 0.0}).tolist() == [
+    assert experiments.same_procedure(runs, settings(grouping_init="scratch", gamma_ramp=0.0)).tolist() == [
         True, False, True, False]
     old = pd.DataFrame({"run_id": ["a"]})  # recorded before the options existed: the paper's procedure
-    assert experiments.same_procedure(old, {"grouping_init": "scratch", "gamma_ramp": 0.0}).tolist() == [True]
+    assert experiments.same_procedure(old, settings(grouping_init="scratch", gamma_ramp=0.0)).tolist() == [True]
 
 
 def test_random_control_from_the_baseline_starts_with_its_weights(monkeypatch):

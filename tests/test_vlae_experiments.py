@@ -67,11 +67,12 @@ def test_a_model_killed_half_way_resumes_from_its_checkpoint(tmp_path, monkeypat
     import torch
 
     from companion.training import CheckpointMismatchError
-    from companion.vlae import settings
+    from companion.config import resolve
+    from companion.vlae import PROFILES
     from companion.vlae.experiments import fit_model
 
     data = prepare_data("digits", "gaussian")
-    params = settings(profile="cpu", epochs=4, hidden_dim=16, latent_dim=2, device="cpu")
+    params = resolve(PROFILES, "cpu", epochs=4, hidden_dim=16, latent_dim=2, device="cpu")
     straight = fit_model("vae", params, data)
 
     monkeypatch.setenv("COMPANION_CHECKPOINT_DIR", str(tmp_path))
@@ -90,60 +91,23 @@ def test_a_model_killed_half_way_resumes_from_its_checkpoint(tmp_path, monkeypat
     assert again.history.equals(resumed.history) and again.seconds < resumed.seconds
 
 
-def long_runs(vlae_gain: float, noise: tuple[float, ...], t8_gain: float = 2.0):
-    """cpu-long records by hand: per seed, one T=4 run of every model and VAE+VLAE runs at
-    T=1 and T=8; VLAE(T=4) − VAE = ``vlae_gain`` + the seed's noise."""
-    rows = []
-    for seed, shift in enumerate(noise):
-        for steps, models in ((4, {"VAE": 0.0, "SA-VAE": 1.0, "VAE+HF": 0.5, "VLAE": vlae_gain + shift}),
-                              (1, {"VAE": 0.0, "VLAE": vlae_gain - t8_gain}),
-                              (8, {"VAE": 0.0, "VLAE": vlae_gain + shift * 0.1})):
-            base = {"run_id": f"run-{seed}-{steps}", "profile": "cpu-long", "param_seed": seed,
-                    "param_steps": steps, "param_dataset": "mnist5k", "param_likelihood": "gaussian",
-                    "param_epochs": 100, "param_latent_dim": 16, "param_hidden_dim": 200}
-            for model, value in models.items():
-                rows.append({**base, "model": model, "steps": 0 if model == "VAE" else steps,
-                             "log_px": 100.0 + seed + value})
-    return pd.DataFrame(rows)
+def test_a_run_s_setting_is_the_label_its_records_get():
+    from companion.config import resolve
+    from companion.results import with_this_run
+    from companion.vlae import PROFILES
+    from companion.vlae.experiments import per_seed, setting_of
 
-
-BOTH = [("mnist5k", "gaussian"), ("mnist5k", "bernoulli")]
-
-
-def test_claims_are_decided_per_data_set_by_the_paired_rule():
-    from companion.vlae.experiments import decide_claims
-
-    clear = decide_claims(long_runs(5.0, (0.1, -0.2, 0.15)), BOTH).set_index(["likelihood", "claim"])
-    gaussian = clear.loc["gaussian"]
-    assert gaussian.loc["VLAE (T=4) beats the VAE", "verdict"] == "reproduced"
-    beats = gaussian.loc["VLAE (T=4) beats the strongest baseline at T=4"]
-    assert beats["compared with"] == "SA-VAE (T=4)" and beats["verdict"] == "reproduced"
-    assert beats["difference per seed"] == "+4.10, +3.80, +4.15"
-    assert gaussian.loc["more updates help VLAE (T=8 over T=1)", "verdict"] == "reproduced"
-    assert list(clear.loc["bernoulli", "verdict"]) == ["not run"] * 3
-    noisy = decide_claims(long_runs(1.0, (3.0, -2.5, 0.2))).set_index(["likelihood", "claim"])
-    assert noisy.loc[("gaussian", "VLAE (T=4) beats the strongest baseline at T=4"), "verdict"] == "inconclusive"
-    behind = decide_claims(long_runs(-4.0, (0.1, -0.1, 0.0))).set_index(["likelihood", "claim"])
-    assert behind.loc[("gaussian", "VLAE (T=4) beats the VAE"), "verdict"] == "not reproduced"
-    two_seeds = decide_claims(long_runs(5.0, (0.1, -0.2))).set_index(["likelihood", "claim"])
-    assert two_seeds.loc[("gaussian", "VLAE (T=4) beats the VAE"), "verdict"] == "inconclusive"
-
-
-def test_one_extra_seed_at_a_new_setting_does_not_decide_it():
-    from companion.vlae.experiments import decide_claims
-
-    runs = long_runs(5.0, (0.1, -0.2, 0.15))
-    extra = runs[(runs["param_seed"] == 0) & (runs["param_steps"] == 4)].assign(
-        param_epochs=8, run_id="extra", log_px=lambda frame: frame["log_px"] - 50.0)
-    claims = decide_claims(pd.concat([runs, extra]))
-    assert len(claims) == 6, "a run with other parameters is another setting, never pooled"
-    by_setting = claims.groupby(claims["setting"].str.contains("100 epochs"))["verdict"].agg(set)
-    assert by_setting[True] == {"reproduced"}
-    assert by_setting[False] == {"inconclusive", "not run"}, "one seed decides nothing"
+    params = resolve(PROFILES, "cpu-long", likelihood="bernoulli", svi_lr=0.3, steps=8)
+    runs = with_this_run("vlae", pd.DataFrame(), params.record(),
+                         [{"model": "VAE", "steps": 0, "log_px": 1.0}])
+    assert per_seed(runs)["setting"].tolist() == [setting_of(params)]
+    assert setting_of(params) == "mnist5k, bernoulli, cpu-long (z=16, h=200, 100 epochs)"
 
 
 def test_long_table_shows_both_paper_sources():
     from companion.vlae.experiments import long_table
+
+    from test_vlae_evidence import long_runs
 
     bernoulli = long_runs(5.0, (0.1, -0.2, 0.15)).assign(param_likelihood="bernoulli")
     table = long_table(bernoulli, reported("vlae_table1"), reported("vlae_poster"))
@@ -151,14 +115,3 @@ def test_long_table_shows_both_paper_sources():
     assert row["seeds"] == 3 and row["ours − VAE"] == pytest.approx(5.02, abs=0.01)
     assert row["paper − VAE (summary)"] == pytest.approx(-94.41 + 96.73)
     assert row["paper − VAE (poster)"] == pytest.approx(-83.72 + 85.37)
-
-
-def test_one_seed_at_a_new_t_does_not_replace_the_comparison_over_seeds():
-    from companion.vlae.experiments import decide_claims
-
-    runs = long_runs(5.0, (0.1, -0.2, 0.15))
-    runs = runs[runs["param_steps"] != 8]
-    extra = runs[(runs["param_seed"] == 0) & (runs["param_steps"] == 4)].assign(
-        param_steps=16, run_id="extra", steps=lambda frame: frame["steps"].where(frame["model"] == "VAE", 16))
-    claims = decide_claims(pd.concat([runs, extra])).set_index("key")
-    assert claims.loc["more updates help VLAE", "claim"] == "more updates help VLAE (T=4 over T=1)"

@@ -40,7 +40,7 @@ def test_the_chosen_example_has_the_most_correlated_posteriors():
 
 
 def test_seed_gains_draws_every_seed_of_every_model():
-    from test_vlae_experiments import long_runs
+    from test_vlae_evidence import long_runs
 
     from companion.vlae.figures import seed_gains
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from companion.config import resolve
 from companion.vlae.laplace import (
     GramQuadratic,
     NotPositiveDefiniteError,
@@ -21,7 +22,7 @@ from companion.vlae.laplace import (
 )
 from companion.vlae.models import VLAE
 from companion.vlae.networks import MLP, BernoulliLikelihood, Encoder, GaussianLikelihood, standard_normal_log_prob
-from companion.vlae.settings import settings
+from companion.vlae.settings import PROFILES
 
 
 @pytest.mark.parametrize("sizes", [[2, 5], [3, 7, 5, 4], [4, 16, 16, 9], [5, 8, 6, 8, 6, 11]])
@@ -227,10 +228,10 @@ def test_auto_picks_the_gram_path_exactly_when_it_does_fewer_flops(latent, hidde
 
 def test_the_cpu_profile_keeps_the_explicit_path():
     """The chapter's default run (8×8 digits, D = 64) must keep the path its recorded outputs used."""
-    params = settings(profile="cpu")
-    decoder = MLP([params["latent_dim"], params["hidden_dim"], params["hidden_dim"], 64])
-    for batch in (params["batch_size"], 10_000):
-        assert choose_jacobian("auto", GaussianLikelihood(), decoder, batch, params["steps"]) == "explicit"
+    params = resolve(PROFILES, "cpu")
+    decoder = MLP([params.latent_dim, params.hidden_dim, params.hidden_dim, 64])
+    for batch in (params.batch_size, 10_000):
+        assert choose_jacobian("auto", GaussianLikelihood(), decoder, batch, params.steps) == "explicit"
 
 
 def test_bad_jacobian_options_raise_naming_the_valid_values():

@@ -1,4 +1,4 @@
-"""The book's chapters: each has a notebook and a settings module (PROFILES, GRID, settings)."""
+"""The book's chapters: each has a notebook and a settings module (its settings class, PROFILES, GRID)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,24 @@ from types import ModuleType
 
 import pandas as pd
 
-from companion.config import COMMON, ParameterError
+from companion.config import ChapterSettings, from_notebook
 
-#: chapter name → module holding its PROFILES, GRID and settings() (the notebook is notebooks/<name>.ipynb)
+#: chapter name → module holding its PROFILES (settings instances) and GRID (the notebook is notebooks/<name>.ipynb)
 CHAPTERS: dict[str, str] = {
     "data": "companion.data.settings",
     "vlae": "companion.vlae.settings",
     "splitnet": "companion.splitnet.settings",
     "vhcr": "companion.vhcr.settings",
     "ppca": "companion.ppca.settings",
+}
+
+#: chapter name → module declaring its paper's claims (``CLAIMS``) and deciding them
+#: (``findings(scale, runs=None)``); the data chapter makes no claim
+EVIDENCE: dict[str, str] = {
+    "vlae": "companion.vlae.evidence",
+    "splitnet": "companion.splitnet.evidence",
+    "vhcr": "companion.vhcr.evidence",
+    "ppca": "companion.ppca.evidence",
 }
 
 
@@ -48,40 +57,27 @@ def format_parameter(value: object) -> str:
     return repr(value)
 
 
+def profiles_of(chapter: str) -> dict[str, ChapterSettings]:
+    """The profiles of ``chapter``: profile name → its settings."""
+    return settings_module(chapter).PROFILES
+
+
 def parameter_table(chapter: str) -> pd.DataFrame:
     """Every parameter of ``chapter`` with its value in each profile."""
-    profiles = settings_module(chapter).PROFILES
-    names = list(COMMON[1:]) + [n for n in profiles["cpu"] if n not in COMMON]
-    common_defaults = {"seed": 0, "device": "auto", "data_dir": None}
-    rows = []
-    for name in names:
-        row = {"parameter": name}
-        for profile, values in profiles.items():
-            value = values.get(name, common_defaults.get(name))
-            row[f'profile="{profile}"'] = format_parameter(value)
-        rows.append(row)
+    profiles = profiles_of(chapter)
+    names = [name for name in next(iter(profiles.values())).parameters() if name != "profile"]
+    rows = [{"parameter": name, **{f'profile="{profile}"': format_parameter(getattr(values, name))
+                                   for profile, values in profiles.items()}} for name in names]
     return pd.DataFrame(rows).set_index("parameter")
-
-
-#: names IPython puts in a notebook's namespace before any cell runs
-_IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 
 
 def chapter_parameters(chapter: str) -> list[str]:
     """The parameters ``chapter``'s notebook takes (its ``parameters`` cell)."""
-    profiles = settings_module(chapter).PROFILES
-    return sorted(set(COMMON) | {name for values in profiles.values() for name in values})
+    return sorted(next(iter(profiles_of(chapter).values())).parameters())
 
 
-def reject_unknown_parameters(chapter: str, namespace: Mapping[str, object]) -> None:
-    """Stop a notebook whose namespace holds a value that is not a parameter of ``chapter``:
-    papermill only warns about ``-p stepz 8`` and runs the defaults, which would then be
-    recorded as a valid run. Call it first thing after the ``parameters`` cell."""
-    known = set(chapter_parameters(chapter))
-    unknown = sorted(
-        name for name, value in namespace.items()
-        if not name.startswith("_") and name not in _IPYTHON_NAMES and name not in known
-        and not isinstance(value, ModuleType) and not callable(value))
-    if unknown:
-        raise ParameterError(f"unknown parameter(s) {unknown} for the chapter {chapter!r}; "
-                             f"its parameters: {sorted(known)}")
+def chapter_settings(chapter: str, namespace: Mapping[str, object]) -> ChapterSettings:
+    """The settings of ``chapter``'s notebook from the names of its ``parameters`` cell
+    (:func:`companion.config.from_notebook`: an unknown name stops the notebook, naming it).
+    Call it first thing after the ``parameters`` cell."""
+    return from_notebook(profiles_of(chapter), namespace)

@@ -1,9 +1,11 @@
-"""Chapter parameters: profiles, overrides and validation.
+"""Chapter parameters: typed settings, profiles, overrides and validation.
 
-Every chapter declares a table of profiles (``"cpu"``: minutes on a 2-core CPU; ``"paper"``:
-the paper's sizes, for GPUs). A notebook's papermill ``parameters`` cell sets every parameter
-to ``None`` except the common ones; :func:`resolve` fills each ``None`` from the chosen profile,
-so any single value given with ``papermill -p NAME VALUE`` wins over the profile.
+Every chapter declares its parameters once, as a frozen dataclass (a subclass of
+:class:`ChapterSettings`), and its profiles as instances of it (``"cpu"``: minutes on a 2-core
+CPU; ``"cpu-long"``: the recorded evidence; ``"paper"``: the paper's sizes, for GPUs). A
+notebook's papermill ``parameters`` cell sets every parameter to ``None`` except the common
+ones; :func:`from_notebook` fills each ``None`` from the chosen profile, so any single value
+given with ``papermill -p NAME VALUE`` wins over the profile.
 
 Bad values raise :class:`ParameterError`, whose message names the parameter and the valid
 values, so a notebook stops in its first cells.
@@ -11,10 +13,14 @@ values, so a notebook stops in its first cells.
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, TypeVar
 
 import torch
 
@@ -23,40 +29,103 @@ from companion.paths import repository_root
 #: The largest seed every generator takes (NumPy's seeds are 32-bit).
 MAX_SEED = 2**32 - 1
 
-#: Parameters every chapter accepts, whatever its profile.
-COMMON = ("profile", "seed", "device", "data_dir")
-
 
 class ParameterError(ValueError):
     """A chapter parameter has a value the chapter cannot use."""
 
 
-def resolve(
-    profiles: Mapping[str, Mapping[str, Any]], profile: str, **given: Any
-) -> dict[str, Any]:
-    """Merge a profile's values with the parameters given (``None`` means "the profile's").
+class UnusedParameterWarning(UserWarning):
+    """A parameter was given a value that the run does not use (it is recorded all the same)."""
 
-    ``given`` holds every chapter parameter, common ones included. Returns a plain dict with
-    every parameter set; unknown parameters and profiles raise :class:`ParameterError`.
+
+def warn_unused(name: str, value: Any, why: str) -> None:
+    """Say that ``name=value`` is not used by this run, and why: never accepted silently."""
+    warnings.warn(f"{name}={value!r} is not used: {why}", UnusedParameterWarning, stacklevel=3)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChapterSettings:
+    """A chapter's parameters, typed and validated once.
+
+    Each chapter subclasses it with one field per parameter of its notebook and declares its
+    profiles as instances (``PROFILES = {"cpu": cpu, "paper": replace(cpu, profile="paper", …)}``).
+    Construction validates (:meth:`validate`, called by ``__post_init__``) and may normalise a
+    value (a comma-separated string to a tuple, say) with :meth:`normalise`; a bad value raises
+    :class:`ParameterError` naming the parameter and the valid values.
+    """
+
+    profile: str = "cpu"
+    seed: int = 0
+    device: str = "auto"
+    data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
+        check_device(self.device)
+        if self.data_dir is not None and not isinstance(self.data_dir, (str, os.PathLike)):
+            raise ParameterError(f"data_dir={self.data_dir!r} must be a folder's path or None")
+        self.validate()
+
+    def validate(self) -> None:
+        """Check (and normalise) the chapter's own parameters; subclasses override it."""
+
+    def normalise(self, name: str, value: Any) -> None:
+        """Replace a field's value by its validated form (for :meth:`validate`)."""
+        object.__setattr__(self, name, value)
+
+    @classmethod
+    def parameters(cls) -> tuple[str, ...]:
+        """Every parameter of the chapter, common ones first: its notebook's ``parameters`` cell."""
+        return tuple(field.name for field in fields(cls))
+
+    def record(self) -> dict[str, Any]:
+        """The parameters as a run record keeps them (tuples as lists): what a run's key hashes."""
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in ((name, getattr(self, name)) for name in self.parameters())}
+
+
+SettingsT = TypeVar("SettingsT", bound=ChapterSettings)
+
+
+def resolve(profiles: Mapping[str, SettingsT], profile: str = "cpu", **given: Any) -> SettingsT:
+    """The profile's settings with every parameter given (``None`` means "the profile's").
+
+    Unknown parameters and profiles raise :class:`ParameterError` naming the valid ones.
     """
     if profile not in profiles:
         raise ParameterError(
             f"profile={profile!r} is not a profile of this chapter; valid values: {sorted(profiles)}"
         )
-    defaults = dict(profiles[profile])
-    known = set(defaults) | set(COMMON)
+    chosen = profiles[profile]
+    known = set(chosen.parameters())
     unknown = sorted(set(given) - known)
     if unknown:
         raise ParameterError(f"unknown parameter(s) {unknown}; valid parameters: {sorted(known)}")
-    merged = {name: value for name, value in defaults.items()}
-    merged.update({name: value for name, value in given.items() if value is not None})
-    merged["profile"] = profile
-    merged.setdefault("seed", 0)
-    merged.setdefault("device", "auto")
-    merged.setdefault("data_dir", None)
-    check_int("seed", merged["seed"], minimum=0, maximum=MAX_SEED)
-    check_device(merged["device"])
-    return merged
+    return replace(chosen, profile=profile,
+                   **{name: value for name, value in given.items() if value is not None})
+
+
+#: names IPython puts in a notebook's namespace before any cell runs
+_IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+
+def from_notebook(profiles: Mapping[str, SettingsT], namespace: Mapping[str, Any]) -> SettingsT:
+    """A notebook's settings, read from the names its ``parameters`` cell (and papermill's
+    injected cell) defined: every parameter of the chapter, ``None`` for "the profile's".
+
+    Any other value in the namespace stops the notebook: papermill only warns about a
+    misspelled ``-p stepz 8`` and would run — and record — the defaults. Call it right after the
+    ``parameters`` cell, before any import.
+    """
+    known = next(iter(profiles.values())).parameters()
+    unknown = sorted(
+        name for name, value in namespace.items()
+        if not name.startswith("_") and name not in _IPYTHON_NAMES and name not in known
+        and not isinstance(value, ModuleType) and not callable(value))
+    if unknown:
+        raise ParameterError(f"unknown parameter(s) {unknown}; valid parameters: {sorted(known)}")
+    given = {name: namespace[name] for name in known if name in namespace}
+    return resolve(profiles, given.pop("profile", "cpu"), **given)
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
@@ -91,24 +160,16 @@ def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = Non
     return value
 
 
-def check_ints(name: str, values: Sequence[int] | int, minimum: int = 1) -> list[int]:
-    """A non-empty list of integers ≥ ``minimum`` (a single integer becomes a list of one)."""
-    if isinstance(values, int) and not isinstance(values, bool):
-        values = [values]
-    values = list(values)
-    if not values:
-        raise ParameterError(f"{name} is empty; give at least one integer ≥ {minimum}")
-    return [check_int(name, value, minimum) for value in values]
-
-
 def check_float(
     name: str, value: Any, minimum: float = 0.0, maximum: float = float("inf"), *, open_min: bool = False
 ) -> float:
-    """``value`` must be a real number in [minimum, maximum] (or (minimum, maximum])."""
+    """``value`` must be a finite real number in [minimum, maximum] (or (minimum, maximum])."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ParameterError(f"{name}={value!r} must be a number")
+    if not math.isfinite(value):
+        raise ParameterError(f"{name}={value!r} must be a finite number")
     low_ok = value > minimum if open_min else value >= minimum
-    if not (low_ok and value <= maximum) or value != value:
+    if not (low_ok and value <= maximum):
         bracket = "(" if open_min else "["
         raise ParameterError(f"{name}={value!r} must lie in {bracket}{minimum}, {maximum}]")
     return float(value)

@@ -9,9 +9,9 @@ Modules: :mod:`~companion.ppca.closed_form` (PPCA posterior, ML fit, likelihood,
 :mod:`~companion.ppca.linear_vae` (linear VAE, analytic and stochastic ELBO),
 :mod:`~companion.ppca.metrics` (|cos|, DtO, angles, SAP, collapsed latents),
 :mod:`~companion.ppca.synthetic` (data with chosen column angles and norms),
-:mod:`~companion.ppca.settings` (chapter parameters), :mod:`~companion.ppca.experiments` (the
-chapter's fits, tables and figures), :mod:`~companion.ppca.nonlinear` (VAE and VLAE decoder
-Jacobians) and :mod:`~companion.ppca.evidence` (recorded seeds and the verdict per noise level).
+:mod:`~companion.ppca.settings` (the chapter's parameters, :class:`PPCASettings`),
+:mod:`~companion.ppca.experiments` (the chapter's fits, tables, figures and run record),
+:mod:`~companion.ppca.nonlinear` (VAE and VLAE decoder Jacobians) and :mod:`~companion.ppca.evidence` (the claims, declared once, and their findings).
 """
 
 from companion.ppca.closed_form import (
@@ -19,10 +19,10 @@ from companion.ppca.closed_form import (
     posterior,
 )
 from companion.ppca.linear_vae import LinearVAE, fit_expected_elbo, train_stochastic
-from companion.ppca.settings import GRID, PROFILES, settings
+from companion.ppca.settings import GRID, PROFILES, PPCASettings
 
 __all__ = [
-    "GRID", "LinearVAE", "PPCAParameters", "PROFILES", "fit_expected_elbo", "hadamard_gap",
+    "GRID", "LinearVAE", "PPCAParameters", "PPCASettings", "PROFILES", "fit_expected_elbo", "hadamard_gap",
     "log_likelihood", "maximum_likelihood", "moments", "optimal_diagonal_elbo", "posterior",
-    "settings", "train_stochastic",
+    "train_stochastic",
 ]

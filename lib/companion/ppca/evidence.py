@@ -1,45 +1,72 @@
-"""Recorded evidence of the non-linear study: every seed, spreads, and a verdict per noise level.
+"""The study's claims, declared once, and what the recorded runs say about each.
 
-The claim: a diagonal posterior (VAE) leaves the decoder Jacobian's columns closer to
-orthogonal than a full-covariance one (VLAE). Runs are compared seed by seed: in a seed both
-models train on the same data from the same random seed, so the comparison is paired.
+Three claims of the research summary's last slide (:data:`CLAIMS`), decided by
+:func:`companion.evidence.decide` on the :class:`~companion.evidence.Finding` objects of
+:func:`findings`:
 
-- A seed counts only when neither model has a collapsed latent direction
+- *a diagonal posterior makes W's columns orthogonal* and *diagonal and full-covariance
+  posteriors reach the same ELBO* are verifications: closed-form checks on every recorded linear
+  fit, passed by the criterion their rule states (:data:`ORTHOGONAL_COS`,
+  :data:`ELBO_SHORTFALL`);
+- *in a non-linear model a diagonal q keeps the decoder's columns closer to orthogonal* is an
+  effect, tested per true angle and noise level on the seeds of the non-linear study. In a seed
+  both models train on the same data from the same random seed, so the comparison is paired. A
+  seed counts only when neither model has a collapsed latent direction
   (:func:`companion.ppca.metrics.collapsed_directions`): with a direction switched off, |cos|
-  compares a live column with a dead one, and DtO goes to 0 whatever the angle.
-- Over the seeds that count, an exact one-sided sign test (:func:`companion.evidence.sign_test`,
-  the book's rule for paired seeds whose differences are not on one scale): the claim is
-  **reproduced** when the VAE's
-  |cos| is the lower in so many seeds that P(at least that many | no difference) ≤ :data:`ALPHA`
-  (5 of 5, 7 of 8, ...), **not reproduced** when the same holds the other way round, and
-  **inconclusive** otherwise (in particular with fewer than :func:`minimum_seeds` seeds).
+  compares a live column with a dead one, and DtO goes to 0 whatever the angle. Over the seeds
+  that count, an exact two-sided sign test (per-seed differences are not on one scale); the
+  effect is the median per-seed difference VLAE |cos| − VAE |cos| (positive: as the claim
+  says). When no seed counts the runs cannot test the claim ("not tested at this scale").
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from companion.evidence import sign_test
+from companion import results
+from companion.evidence import EFFECT, VERIFICATION, Claim, Finding, sign_test
 from companion.plotting import seed_points
+from companion.reproduce.plan import planned_records
+from companion.ppca.settings import PPCASettings
 
-#: Level of the one-sided sign test that decides the claim.
-ALPHA = 0.05
+#: The family the study's claims belong to.
+PAPER = "PPCA orthogonality study"
+#: A diagonal-q fit is orthogonal when its columns' mean |cos| is below this, and a full-q
+#: fit is not when its mean over the fits is above it.
+ORTHOGONAL_COS = 0.05
+#: Largest shortfall (nats per point) of a fit's ELBO below the PPCA log-likelihood that counts
+#: as reaching it.
+ELBO_SHORTFALL = 1e-3
+_EXACT = "closed-form check on every recorded fit"
+
+DIAGONAL_ORTHOGONAL = Claim(
+    "ppca/diagonal-orthogonal", PAPER, "a diagonal posterior makes W's columns orthogonal (PCA axes)",
+    "stated on the summary's last slide, no number",
+    f"{_EXACT}: diagonal-q |cos| < {ORTHOGONAL_COS:g} < full-q mean", VERIFICATION)
+SAME_ELBO = Claim(
+    "ppca/same-elbo", PAPER, "diagonal and full-covariance posteriors reach the same ELBO",
+    "implied by the slide (the likelihood is rotation invariant)",
+    f"{_EXACT}: shortfall < {ELBO_SHORTFALL:g} nats", VERIFICATION)
+NONLINEAR_ORTHOGONAL = Claim(
+    "ppca/nonlinear-orthogonal", PAPER,
+    "in a non-linear model a diagonal q keeps the decoder's columns closer to orthogonal",
+    "stated as a possible source of disentanglement, no number",
+    "per seed with no collapsed latent direction in either model, is the VAE's |cos| between "
+    "decoder-Jacobian columns below the VLAE's? exact two-sided sign test over those seeds, "
+    "decided on the Holm-adjusted p", EFFECT)
+#: The study's claims, in the order the pages show them.
+CLAIMS: tuple[Claim, ...] = (DIAGONAL_ORTHOGONAL, SAME_ELBO, NONLINEAR_ORTHOGONAL)
+
 #: The compared decoders and their labels.
 MODELS: dict[str, str] = {"truth": "true decoder", "vae": "VAE (diagonal q)", "vlae": "VLAE (full q)"}
 #: Per-seed measures and their labels.
 MEASURES: dict[str, str] = {"abs_cos": "|cos|", "dto": "DtO", "sap": "SAP", "collapsed": "collapsed"}
-
-
-def minimum_seeds(alpha: float = ALPHA) -> int:
-    """The fewest seeds with which a sign test can reach ``alpha`` (all seeds one way: 2⁻ⁿ ≤ α)."""
-    return math.ceil(math.log2(1.0 / alpha))
 
 
 def seed_frame(runs: pd.DataFrame) -> pd.DataFrame:
@@ -88,90 +115,96 @@ def spread_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["true angle (°)", "σ", "decoder"])
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The decision at one true angle and noise level, and the numbers it rests on."""
-
-    angle: float
-    noise: float
-    seeds: int
-    collapsed_vae: int
-    collapsed_vlae: int
-    usable: int
-    vae_lower: int
-    p_holds: float
-    p_reversed: float
-    vae_range: tuple[float, float]
-    vlae_range: tuple[float, float]
-
-    @property
-    def outcome(self) -> str:
-        """"reproduced", "not reproduced" or "inconclusive" (see the module's decision rule)."""
-        if self.usable and self.p_holds <= ALPHA:
-            return "reproduced"
-        if self.usable and self.p_reversed <= ALPHA:
-            return "not reproduced"
-        return "inconclusive"
-
-    def sentence(self) -> str:
-        """The verdict in one sentence, with the numbers."""
-        head = f"σ = {self.noise:g} (true columns {self.angle:g}° apart), {self.seeds} seeds: **{self.outcome}**."
-        collapse = (f" The VAE collapsed a latent direction in {self.collapsed_vae} of {self.seeds} seeds, "
-                    f"the VLAE in {self.collapsed_vlae}.") if self.collapsed_vae or self.collapsed_vlae else ""
-        if self.usable == 0:
-            return (head + collapse + " No seed has two live directions in both models, so |cos| and DtO "
-                    "do not measure an angle between used directions here.")
-        spread = (f" Over the {self.usable} seeds with two live directions in both models, the VAE's |cos| "
-                  f"({self.vae_range[0]:.2f}–{self.vae_range[1]:.2f}) is below the VLAE's "
-                  f"({self.vlae_range[0]:.2f}–{self.vlae_range[1]:.2f}) in {self.vae_lower} of {self.usable}")
-        test = f"; one-sided sign test p = {min(self.p_holds, self.p_reversed):.3f}"
-        if self.outcome == "inconclusive" and self.usable < minimum_seeds():
-            test += f" (a sign test needs at least {minimum_seeds()} seeds to reach p ≤ {ALPHA:g})"
-        elif self.outcome == "inconclusive":
-            test += f" > {ALPHA:g}"
-        return head + collapse + spread + test + "."
+def two_sided_sign_test(lower: int, higher: int) -> float:
+    """Exact two-sided sign test of ``lower`` seeds one way and ``higher`` the other (ties left
+    out): twice the smaller one-sided tail, capped at 1."""
+    trials = lower + higher
+    return min(1.0, 2 * min(sign_test(lower, trials), sign_test(higher, trials)))
 
 
-def decide(frame: pd.DataFrame) -> Verdict:
-    """The verdict for the seeds of one true angle and noise level (rows of :func:`seed_frame`)."""
+def paired_seeds(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per seed (run seed, replicate) of one true angle and noise level: the VAE's and
+    the VLAE's |cos|, whether each collapsed a direction, and whether the seed counts."""
     if frame[["angle", "noise"]].drop_duplicates().shape[0] != 1:
-        raise ValueError("decide() takes the seeds of one true angle and one noise level")
+        raise ValueError("paired_seeds() takes the seeds of one true angle and one noise level")
     wide = frame.pivot_table(index=["seed", "replicate"], columns="model", values=["abs_cos", "collapsed"],
                              aggfunc="first")
     missing = {"vae", "vlae"} - set(wide["abs_cos"].columns)
     if missing:
-        raise ValueError(f"decide() needs rows of both models; missing {sorted(missing)}")
-    collapsed = wide["collapsed"][["vae", "vlae"]] > 0
-    live = wide["abs_cos"][~collapsed.any(axis=1)]
-    lower, usable = int((live["vae"] < live["vlae"]).sum()), len(live)
-    higher = int((live["vae"] > live["vlae"]).sum())
-
-    def span(values: Sequence[float]) -> tuple[float, float]:
-        return (float(min(values)), float(max(values))) if len(values) else (math.nan, math.nan)
-
-    return Verdict(float(frame["angle"].iloc[0]), float(frame["noise"].iloc[0]), len(wide),
-                   int(collapsed["vae"].sum()), int(collapsed["vlae"].sum()), usable, lower,
-                   sign_test(lower, usable), sign_test(higher, usable), span(live["vae"]), span(live["vlae"]))
+        raise ValueError(f"paired_seeds() needs rows of both models; missing {sorted(missing)}")
+    seeds = pd.DataFrame({"vae": wide["abs_cos"]["vae"], "vlae": wide["abs_cos"]["vlae"],
+                          "vae_collapsed": wide["collapsed"]["vae"] > 0,
+                          "vlae_collapsed": wide["collapsed"]["vlae"] > 0})
+    return seeds.assign(counts=~(seeds["vae_collapsed"] | seeds["vlae_collapsed"]))
 
 
-def verdicts(frame: pd.DataFrame) -> list[Verdict]:
-    """One :class:`Verdict` per true angle and noise level present in ``frame``."""
+def nonlinear_finding(frame: pd.DataFrame, scale: str) -> Finding:
+    """The non-linear claim on the seeds of one true angle and noise level (:func:`seed_frame` rows)."""
+    seeds = paired_seeds(frame)
+    angle, noise = float(frame["angle"].iloc[0]), float(frame["noise"].iloc[0])
+    setting = f"σ = {noise:g}, true columns {angle:g}° apart"
+    collapsed_vae, collapsed_vlae = int(seeds["vae_collapsed"].sum()), int(seeds["vlae_collapsed"].sum())
+    collapse = (f"the VAE collapsed a latent direction in {collapsed_vae} of {len(seeds)} seeds, the VLAE in "
+                f"{collapsed_vlae}")
+    live = seeds[seeds["counts"]]
+    if live.empty:
+        return Finding(NONLINEAR_ORTHOGONAL, scale, setting, len(seeds), detail=collapse,
+                       untested=("no seed has two live directions in both models, so |cos| does not "
+                                 "measure an angle between used directions"))
+    differences = live["vlae"] - live["vae"]
+    lower, higher = int((differences > 0).sum()), int((differences < 0).sum())
+    p = two_sided_sign_test(lower, higher)
+    spread = float(differences.std()) if len(live) > 1 else math.nan
+    shown = f"{collapse}; " if collapsed_vae or collapsed_vlae else ""
+    detail = (f"{shown}over the {len(live)} seeds that count, the VAE's |cos| "
+              f"({live['vae'].min():.2f}–{live['vae'].max():.2f}) is below the VLAE's "
+              f"({live['vlae'].min():.2f}–{live['vlae'].max():.2f}) in {lower} of {len(live)}; median "
+              f"difference {differences.median():+.2f}, two-sided sign test p = {p:.2g}")
+    return Finding(NONLINEAR_ORTHOGONAL, scale, setting, len(seeds), float(differences.median()), spread, p,
+                   detail)
+
+
+def linear_findings(runs: pd.DataFrame, scale: str) -> list[Finding]:
+    """The two verifications on every recorded linear fit (per-cell means of :func:`load_runs` rows)."""
+    fits = runs[runs["section"] == "linear"] if len(runs) and "section" in runs else runs.iloc[0:0]
+    diagonal = fits[fits["method"] == "diagonal"] if len(fits) else fits
+    full = fits[fits["method"] == "full"] if len(fits) else fits
+    if diagonal.empty or full.empty:
+        return []
+    count = fits["run_id"].nunique()
+    setting = "linear VAEs, every recorded fit"
+    worst, mean_full = float(diagonal["abs_cos"].max()), float(full["abs_cos"].mean())
+    deficit = float(max(diagonal["elbo_deficit"].max(), full["elbo_deficit"].max()))
+    return [
+        Finding(DIAGONAL_ORTHOGONAL, scale, setting, count,
+                detail=(f"{len(diagonal)} fits of {count} runs: largest |cos| between columns: diagonal q "
+                        f"{worst:.3f}, full q {mean_full:.2f} on average"),
+                passed=worst < ORTHOGONAL_COS < mean_full),
+        Finding(SAME_ELBO, scale, setting, count,
+                detail=(f"{len(diagonal) + len(full)} fits of {count} runs: largest ELBO shortfall from the "
+                        f"PPCA log-likelihood {deficit:.1e} nats"),
+                passed=deficit < ELBO_SHORTFALL),
+    ]
+
+
+def findings(scale: str, runs: pd.DataFrame | None = None) -> list[Finding]:
+    """Every claim of :data:`CLAIMS` on the runs of ``scale`` (by default the committed records
+    of that profile): the verifications on the linear fits, the non-linear claim per true angle
+    and noise level."""
+    runs = planned_records("ppca", scale) if runs is None else runs
+    frame = seed_frame(runs)
     models = frame[frame["model"].isin(["vae", "vlae"])]
-    return [decide(group) for _, group in models.groupby(["angle", "noise"], sort=True)]
+    return [*linear_findings(runs, scale),
+            *(nonlinear_finding(group, scale) for _, group in models.groupby(["angle", "noise"], sort=True))]
 
 
-def study_frame(summary: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
-    """This run's non-linear study (:func:`companion.ppca.nonlinear.nonlinear_study`) as
-    :func:`seed_frame` rows, so that the same decision can be applied to it."""
-    frame = summary.assign(angle=float(params["angle"]), noise=float(params["noise"]), seed=int(params["seed"]))
-    return frame[["angle", "noise", "seed", "replicate", "model", *MEASURES]]
-
-
-def verdict_lines(found: Sequence[Verdict], short: bool = False) -> str:
-    """Markdown bullets of ``found`` (their sentences, or only the outcome when ``short``)."""
-    if not found:
-        return "Nothing is recorded at this scale yet, so nothing is decided here."
-    return "\n".join(f"- σ = {v.noise:g}: **{v.outcome}**" if short else f"- {v.sentence()}" for v in found)
+def with_this_run(runs: pd.DataFrame, params: PPCASettings, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """``runs`` (from :func:`companion.results.load_runs`) with this run's ``rows`` in place of a
+    recorded run of the same parameters: what the chapter decides on before it records the run."""
+    key = results.run_key("ppca", params.record())
+    if len(runs) and "run_id" in runs:
+        runs = runs[~runs["run_id"].astype(str).str.endswith(key)]
+    return results.with_this_run("ppca", runs, params.record(), rows)
 
 
 def plot_seeds(frame: pd.DataFrame) -> Figure:

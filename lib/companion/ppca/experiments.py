@@ -1,4 +1,4 @@
-"""The chapter's experiments: the grid of linear fits, SGD histories, tables and figures.
+"""The chapter's experiments: the grid of linear fits, SGD histories, tables, figures and the run record.
 
 Each synthetic data set (true columns orthogonal or ``angle`` degrees apart, one column-norm
 ratio, one replicate) is fitted three ways: closed-form PPCA, and linear VAEs with a diagonal
@@ -8,8 +8,9 @@ and with a full-covariance posterior (expected ELBO, L-BFGS) started from the sa
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -19,10 +20,13 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from companion.config import resolve_device
 from companion.ppca import closed_form, metrics
 from companion.ppca.closed_form import PPCAParameters
 from companion.ppca.linear_vae import LinearVAE, fit_expected_elbo, train_stochastic
+from companion.ppca.settings import PPCASettings
 from companion.ppca.synthetic import SyntheticPPCA, make_dataset
+from companion.results import record_run
 from companion.training import seed_everything, torch_threads
 
 #: Fitting methods and their labels in tables and figures.
@@ -61,10 +65,10 @@ def cell_init_seed(seed: int, cell: int) -> int:
     return 1_000_003 * (seed + 1) + cell
 
 
-def replicate_data(params: Mapping[str, Any], angle: float, norm_ratio: float, replicate: int) -> SyntheticPPCA:
+def replicate_data(params: PPCASettings, angle: float, norm_ratio: float, replicate: int) -> SyntheticPPCA:
     """The data set of one (angle, norm ratio, replicate) of the grid."""
-    return make_dataset(params["observed_dim"], params["latent_dim"], angle, norm_ratio,
-                        params["noise"], params["examples"], data_seed(params["seed"], replicate))
+    return make_dataset(params.observed_dim, params.latent_dim, angle, norm_ratio,
+                        params.noise, params.examples, data_seed(params.seed, replicate))
 
 
 def fit(datasets: Sequence[SyntheticPPCA], method: str, init_seed: int, iterations: int) -> list[Fit]:
@@ -111,15 +115,15 @@ def fit_metrics(result: Fit, data: SyntheticPPCA) -> dict[str, float]:
     }
 
 
-def fit_grid(params: Mapping[str, Any]) -> pd.DataFrame:
+def fit_grid(params: PPCASettings) -> pd.DataFrame:
     """One row per (true angle, norm ratio, replicate, method) with the metrics of the fit."""
     rows = []
-    cells = [(angle, ratio) for angle in truth_angles(params["angle"]) for ratio in params["norm_ratios"]]
-    with torch_threads(params["threads"]):
+    cells = [(angle, ratio) for angle in truth_angles(params.angle) for ratio in params.norm_ratios]
+    with torch_threads(params.threads):
         for cell, (angle, ratio) in enumerate(cells):
-            datasets = [replicate_data(params, angle, ratio, replicate) for replicate in range(params["seeds"])]
+            datasets = [replicate_data(params, angle, ratio, replicate) for replicate in range(params.seeds)]
             for method in METHODS:
-                results = fit(datasets, method, cell_init_seed(params["seed"], cell), params["lbfgs_iterations"])
+                results = fit(datasets, method, cell_init_seed(params.seed, cell), params.lbfgs_iterations)
                 rows += [{"angle": angle, "norm_ratio": ratio, "replicate": replicate, "method": method,
                           **fit_metrics(result, data)}
                          for replicate, (result, data) in enumerate(zip(results, datasets))]
@@ -182,11 +186,11 @@ def plot_rotation_profile(profile: pd.DataFrame) -> Figure:
     return fig
 
 
-def plane_fits(data: SyntheticPPCA, inits: int, params: Mapping[str, Any]) -> list[Fit]:
+def plane_fits(data: SyntheticPPCA, inits: int, params: PPCASettings) -> list[Fit]:
     """Diagonal- and full-q VAE fits of one data set from ``inits`` different initial weights."""
-    with torch_threads(params["threads"]):
+    with torch_threads(params.threads):
         return [result for method in ("diagonal", "full")
-                for result in fit([data] * inits, method, cell_init_seed(params["seed"], -1), params["lbfgs_iterations"])]
+                for result in fit([data] * inits, method, cell_init_seed(params.seed, -1), params.lbfgs_iterations)]
 
 
 def plot_columns_in_plane(data: SyntheticPPCA, fits: Sequence[Fit]) -> Figure:
@@ -239,7 +243,7 @@ def plot_by_ratio(frame: pd.DataFrame, columns: Sequence[str] = ("abs_cos", "sap
     return fig
 
 
-def sgd_histories(data: SyntheticPPCA, params: Mapping[str, Any]) -> pd.DataFrame:
+def sgd_histories(data: SyntheticPPCA, params: PPCASettings) -> pd.DataFrame:
     """Per-epoch |cos| between columns and ELBO deficit of SGD-trained diagonal and full VAEs."""
     mean, covariance = closed_form.moments(data.x)
     best = closed_form.maximum_likelihood(mean, covariance, data.loadings.shape[1])
@@ -251,12 +255,12 @@ def sgd_histories(data: SyntheticPPCA, params: Mapping[str, Any]) -> pd.DataFram
                     "elbo_deficit": max_log_likelihood - float(model.expected_elbo(mean, covariance))}
 
     frames = []
-    with torch_threads(params["threads"]):
+    with torch_threads(params.threads):
         for method in ("diagonal", "full"):
-            seed_everything(params["seed"])
+            seed_everything(params.seed)
             model = LinearVAE(data.x.shape[1], data.loadings.shape[1], method,
-                              generator=torch.Generator().manual_seed(cell_init_seed(params["seed"], -2)))
-            history = train_stochastic(model, data.x, epochs=params["sgd_epochs"], seed=params["seed"],
+                              generator=torch.Generator().manual_seed(cell_init_seed(params.seed, -2)))
+            history = train_stochastic(model, data.x, epochs=params.sgd_epochs, seed=params.seed,
                                        learning_rate=2e-2, evaluate=evaluate).epochs
             frames.append(history.assign(method=method)[["method", "epoch", "abs_cos", "elbo_deficit"]])
     return pd.concat(frames, ignore_index=True)
@@ -297,6 +301,12 @@ def _recordable(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)
     return value
+
+
+def record(params: PPCASettings, rows: Sequence[dict[str, Any]], wall_time_s: float) -> Path:
+    """Write this run's record: its settings and the rows of :func:`run_metrics`."""
+    return record_run("ppca", params.record(), rows, wall_time_s=wall_time_s,
+                      device=str(resolve_device(params.device)))
 
 
 #: How recorded runs' parameters are labelled in tables.

@@ -13,7 +13,6 @@ shared loop; the columns of J are compared at the posterior means of held-out po
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +25,7 @@ from matplotlib.figure import Figure
 from companion.config import resolve_device
 from companion.data import batches
 from companion.ppca import metrics
+from companion.ppca.settings import PPCASettings
 from companion.ppca.synthetic import SyntheticPPCA, make_dataset
 from companion.training import seed_everything, torch_threads, train
 from companion.vlae import LatentVariableModel, build_model, decoder_jacobian, mean_elbo
@@ -37,28 +37,28 @@ LABELS: dict[str, str] = {"truth": "true decoder tanh(Wz)", **NONLINEAR_MODELS}
 BATCH_SIZE = 100
 
 
-def nonlinear_data(params: Mapping[str, Any], replicate: int) -> tuple[SyntheticPPCA, SyntheticPPCA]:
+def nonlinear_data(params: PPCASettings, replicate: int) -> tuple[SyntheticPPCA, SyntheticPPCA]:
     """Training and held-out sets from x = tanh(W z) + ε, true columns ``angle`` apart at the largest norm ratio."""
-    data = make_dataset(params["observed_dim"], params["latent_dim"], params["angle"], max(params["norm_ratios"]),
-                        params["noise"], 2 * params["examples"], 10_007 * (params["seed"] + 1) + replicate, "tanh")
-    half = params["examples"]
+    data = make_dataset(params.observed_dim, params.latent_dim, params.angle, max(params.norm_ratios),
+                        params.noise, 2 * params.examples, 10_007 * (params.seed + 1) + replicate, "tanh")
+    half = params.examples
     split = [SyntheticPPCA(data.x[rows].float(), data.factors[rows].float(), data.loadings.float(), data.noise, "tanh")
              for rows in (slice(0, half), slice(half, None))]
     return split[0], split[1]
 
 
-def train_nonlinear(name: str, data: SyntheticPPCA, params: Mapping[str, Any], seed: int) -> LatentVariableModel:
+def train_nonlinear(name: str, data: SyntheticPPCA, params: PPCASettings, seed: int) -> LatentVariableModel:
     """A VAE or VLAE (one Laplace step) trained on ``data.x`` by the shared loop with Adam."""
     seed_everything(seed)
-    device = resolve_device(params["device"])
-    model = build_model(name, data.x.shape[1], data.loadings.shape[1], params["hidden_dim"], "gaussian",
+    device = resolve_device(params.device)
+    model = build_model(name, data.x.shape[1], data.loadings.shape[1], params.hidden_dim, "gaussian",
                         steps=1, log_var=math.log(float(data.x.var(dim=0).mean()))).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=params["nonlinear_learning_rate"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.nonlinear_learning_rate)
 
     def loss_fn(model: LatentVariableModel, batch: tuple[torch.Tensor, ...], state: Any) -> dict[str, torch.Tensor]:
         return {"loss": -model.elbo(batch[0]).mean()}
 
-    train(model, loss_fn, batches((data.x,), BATCH_SIZE, seed=seed), epochs=params["nonlinear_epochs"],
+    train(model, loss_fn, batches((data.x,), BATCH_SIZE, seed=seed), epochs=params.nonlinear_epochs,
           optimizer=optimizer, device=device)
     return model
 
@@ -91,18 +91,18 @@ class NonlinearResult:
     cosines: pd.DataFrame
 
 
-def nonlinear_study(params: Mapping[str, Any]) -> NonlinearResult:
+def nonlinear_study(params: PPCASettings) -> NonlinearResult:
     """Train a VAE and a VLAE per replicate; compare their Jacobians' orthogonality with the truth's."""
     rows, cosines = [], []
-    with torch_threads(params["threads"]):
-        for replicate in range(params["nonlinear_seeds"]):
+    with torch_threads(params.threads):
+        for replicate in range(params.nonlinear_seeds):
             train_set, held_out = nonlinear_data(params, replicate)
             jacobians = {"truth": held_out.true_jacobian()}
             codes = {"truth": held_out.factors}
             elbos = {"truth": float("nan")}
             noises = {"truth": held_out.noise}
             for name in NONLINEAR_MODELS:
-                model = train_nonlinear(name, train_set, params, seed=1000 * params["seed"] + replicate)
+                model = train_nonlinear(name, train_set, params, seed=1000 * params.seed + replicate)
                 x = held_out.x.to(next(model.parameters()).device)
                 with torch.no_grad():
                     codes[name] = model.posterior(x).mean

@@ -14,6 +14,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +92,16 @@ def registered_chapters(root: Path | None = None) -> tuple[dict[str, ChapterSpec
         elif not notebook.exists():
             missing[name] = f"no notebook {notebook.relative_to(root)}"
         else:
-            specs[name] = ChapterSpec(name, notebook, module.GRID, module.settings,
+            specs[name] = ChapterSpec(name, notebook, module.GRID, partial(recorded_settings, module.PROFILES),
                                       uses_gpu=getattr(module, "USES_GPU", True))
     return specs, missing
+
+
+def recorded_settings(profiles: Mapping[str, Any], **given: Any) -> dict[str, Any]:
+    """The parameters a run with ``given`` records (its settings' :meth:`record`)."""
+    from companion.config import resolve
+
+    return resolve(profiles, **given).record()
 
 
 def code_version(notebook: Path, library: Path | None = None) -> str:
@@ -287,24 +295,37 @@ def planned_keys(chapter: str, profile: str) -> set[str]:
     return {run.record_key for run in planned_runs(chapter, profile)}
 
 
+def planned_records(chapter: str, profile: str) -> pd.DataFrame:
+    """The committed records of ``chapter``'s ``profile`` grid (:func:`companion.results.load_runs`
+    rows): only runs whose settings equal a planned run's in every field, so a run made by hand
+    with other settings, wherever it was recorded, never joins the evidence."""
+    from companion.results import load_runs
+
+    return load_runs(chapter, profile=profile, keys=planned_keys(chapter, profile))
+
+
 def coverage(chapter: str, profile: str, directory: Path | None = None) -> pd.DataFrame:
     """Which runs of ``chapter``'s ``profile`` grid are recorded: one row per planned run (its
-    grid values, whether a record with its parameters exists and that record's wall time, NaN
-    when none), so a chapter can say how much of its evidence has landed, what it cost, and a
-    sweep stopped half-way shows as such."""
+    grid values, whether a record with its parameters exists, that record's wall time, NaN
+    when none, and the commit that made it), so a chapter can say how much of its evidence has
+    landed, what it cost, from which code, and a sweep stopped half-way shows as such."""
     from companion.results import load_records, unique_records
 
-    wall = {record["key"]: record["wall_time_s"] for record in unique_records(load_records(chapter, directory))}
+    records = {record["key"]: record for record in unique_records(load_records(chapter, directory))}
     runs = planned_runs(chapter, profile)
+    found = [records.get(run.record_key) for run in runs]
     return pd.DataFrame({"run": [run.label for run in runs],
-                         "recorded": [run.record_key in wall for run in runs],
-                         "wall_time_s": [float(wall.get(run.record_key, float("nan"))) for run in runs]})
+                         "recorded": [record is not None for record in found],
+                         "wall_time_s": [float(record["wall_time_s"]) if record else float("nan")
+                                         for record in found],
+                         "commit": [record["commit"] if record else "" for record in found]})
 
 
 def coverage_sentence(planned: pd.DataFrame, profile: str) -> str:
-    """How many planned runs (rows of :func:`coverage`) have a record, which are missing, and
-    the wall time the recorded ones report. A run resumed from its checkpoints reports only its
-    last stretch, so the total is a lower bound."""
+    """How many planned runs (rows of :func:`coverage`) have a record, which are missing, the
+    wall time the recorded ones report, and the commits that made them (flagging records made
+    from uncommitted code). A run resumed from its checkpoints reports only its last stretch, so
+    the total is a lower bound."""
     done = planned[planned["recorded"]]
     sentence = f"{len(done)} of the {len(planned)} planned {profile} runs are recorded"
     missing = planned.loc[~planned["recorded"], "run"].tolist()
@@ -312,6 +333,13 @@ def coverage_sentence(planned: pd.DataFrame, profile: str) -> str:
     if done.empty:
         return sentence + "."
     minutes = done["wall_time_s"] / 60
+    commits = list(dict.fromkeys(done["commit"]))
+    dirty = int(done["commit"].str.endswith("+dirty").sum())
+    shown = ", ".join(commit[:8] + (" (dirty)" if commit.endswith("+dirty") else "") for commit in commits)
+    made = (f"made at one commit, {shown}" if len(commits) == 1 else
+            f"made at {len(commits)} different commits ({shown})")
+    if dirty:
+        made += f"; {dirty} of the {len(done)} from uncommitted code (dirty)"
     return (sentence + f"; wall time per run {minutes.min():.0f}–{minutes.max():.0f} min, "
             f"{format_duration(float(done['wall_time_s'].sum()))} in all (a run resumed from its "
-            "checkpoints reports only its last stretch).")
+            f"checkpoints reports only its last stretch); {made}.")

@@ -27,8 +27,9 @@ Modules: :mod:`~companion.splitnet.wrn`, :mod:`~companion.splitnet.assignment`,
 :mod:`~companion.splitnet.counting`, :mod:`~companion.splitnet.parallel`,
 :mod:`~companion.splitnet.augmentation`, :mod:`~companion.splitnet.diagnostics`,
 :mod:`~companion.splitnet.significance`, :mod:`~companion.splitnet.settings` (chapter
-parameters), :mod:`~companion.splitnet.experiments` (the chapter's runs) and
-:mod:`~companion.splitnet.figures`.
+parameters: ``SplitNetSettings`` and its ``PROFILES``), :mod:`~companion.splitnet.experiments`
+(the chapter's runs and their record rows), :mod:`~companion.splitnet.evidence` (the paper's
+claims, ``CLAIMS``, and their findings) and :mod:`~companion.splitnet.figures`.
 """
 
 from companion.splitnet.assignment import (
@@ -54,15 +55,15 @@ from companion.splitnet.regularizers import (
     split_penalties,
     splitnet_regularizer,
 )
-from companion.splitnet.settings import GRID, PROFILES, settings
+from companion.splitnet.settings import GRID, PROFILES, SplitNetSettings
 from companion.splitnet.split import SplitWideResNet, split_network, zero_off_block
 from companion.splitnet.wrn import WideResNet
 
 __all__ = [
     "GRID", "PROFILES", "Cost", "LearnedSplitWRN", "MultiDeviceSplitNet", "SplitAssignments",
-    "SplitWideResNet", "WideResNet", "balance_penalty", "balanced_groups", "count_cost",
+    "SplitNetSettings", "SplitWideResNet", "WideResNet", "balance_penalty", "balanced_groups", "count_cost",
     "disjoint_penalty", "distributed_logits", "even_merge_index", "group_weight_penalty",
     "launch_local", "layer_costs", "merge_groups", "parse_tree", "pipelined_logits", "reduction",
-    "settings", "split_network", "split_penalties", "splitnet_regularizer", "tree_name",
+    "split_network", "split_penalties", "splitnet_regularizer", "tree_name",
     "zero_off_block",
 ]

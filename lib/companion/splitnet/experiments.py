@@ -34,13 +34,14 @@ from torch.nn import functional as F
 
 from companion.config import resolve_device, resolve_devices
 from companion.data import batches, load_images
+from companion.splitnet import diagnostics
 from companion.splitnet.assignment import LearnedSplitWRN, balanced_groups
 from companion.splitnet.augmentation import random_crop_flip, standardize_by_channel, standardize_per_image
 from companion.splitnet.counting import count_cost, reduction
-from companion.splitnet.evidence import encode_correct
+from companion.splitnet.evidence import encode_correct, encode_partition, grouping_record
 from companion.splitnet.parallel import MultiDeviceSplitNet
 from companion.splitnet.regularizers import splitnet_regularizer
-from companion.splitnet.settings import ramp_epochs
+from companion.splitnet.settings import SplitNetSettings, ramp_epochs, schedules
 from companion.splitnet.split import SplitWideResNet, split_network
 from companion.splitnet.wrn import PreActBlock, WideResNet
 from companion.training import TrainResult, checkpoint_fingerprint, checkpoint_folder, train
@@ -66,31 +67,31 @@ class SplitData:
         return tuple(self.train_images.shape[1:])  # type: ignore[return-value]
 
 
-def load_data(params: Mapping[str, Any]) -> SplitData:
+def load_data(params: SplitNetSettings) -> SplitData:
     """The chapter's data: CIFAR-100 standardised per image (as the authors did), the small sets
     standardised per channel with the training statistics; ``train_images`` > 0 keeps that many."""
-    train_set = load_images(params["dataset"], "train", params["data_dir"])
-    test_set = load_images(params["dataset"], "test", params["data_dir"])
-    if params["train_images"]:
-        train_set = train_set.subset(params["train_images"])
+    train_set = load_images(params.dataset, "train", params.data_dir)
+    test_set = load_images(params.dataset, "test", params.data_dir)
+    if params.train_images:
+        train_set = train_set.subset(params.train_images)
     train_images, test_images = torch.from_numpy(train_set.images), torch.from_numpy(test_set.images)
-    if params["dataset"] == "cifar100":
+    if params.dataset == "cifar100":
         train_x, test_x = standardize_per_image(train_images), standardize_per_image(test_images)
     else:
         train_x = standardize_by_channel(train_images, train_images)
         test_x = standardize_by_channel(test_images, train_images)
-    return SplitData(params["dataset"], train_x, torch.from_numpy(train_set.labels), test_x,
+    return SplitData(params.dataset, train_x, torch.from_numpy(train_set.labels), test_x,
                      torch.from_numpy(test_set.labels), test_set.images, train_set.num_classes)
 
 
-def make_network(params: Mapping[str, Any], data: SplitData, dropout: float = 0.0) -> WideResNet:
+def make_network(params: SplitNetSettings, data: SplitData, dropout: float = 0.0) -> WideResNet:
     """The WRN of the parameters; ``dropout`` goes on the stages and head that ``groups`` splits."""
-    tree = [int(count) for count in params["groups"].split("-")]
+    tree = [int(count) for count in params.groups.split("-")]
     if tree[-1] > data.num_classes:
-        raise ValueError(f"groups={params['groups']!r} asks for more class groups than the "
+        raise ValueError(f"groups={params.groups!r} asks for more class groups than the "
                          f"{data.num_classes} classes of {data.name}")
     stage_dropout = [0.0] + [dropout if count > 1 else 0.0 for count in tree[:-1]]
-    return WideResNet(params["depth"], params["width"], data.num_classes, data.shape[0],
+    return WideResNet(params.depth, params.width, data.num_classes, data.shape[0],
                       dropout=stage_dropout + [dropout])
 
 
@@ -162,36 +163,35 @@ def grouping_loss(gammas: Sequence[float], augment: bool, ramp: int = 0) -> Call
     return loss_fn
 
 
-def fit(model: nn.Module, loss_fn: Callable[..., Any], params: Mapping[str, Any], data: SplitData, *,
-        phase: str, epochs: int, lr: float, decay_at: Sequence[float], weight_decay: float,
-        seed_offset: int, on_epoch: Callable[[nn.Module, int], None] | None = None,
+def fit(model: nn.Module, loss_fn: Callable[..., Any], params: SplitNetSettings, data: SplitData, *,
+        phase: str, seed_offset: int, on_epoch: Callable[[nn.Module, int], None] | None = None,
         extras: Mapping[str, list[Any]] | None = None) -> TrainResult:
-    """Train with the shared loop (checkpointed as ``phase``); the test error is logged after
-    every epoch."""
-    device = resolve_device(params["device"])
+    """Train with the shared loop on ``phase``'s schedule (:func:`~companion.splitnet.settings.schedules`;
+    checkpointed as ``phase``); the test error is logged after every epoch."""
+    schedule = schedules(params)[phase]
+    device = resolve_device(params.device)
     model.to(device)
-    optimizer = make_optimizer(model, lr, weight_decay, params["assignment_lr_scale"])
+    optimizer = make_optimizer(model, schedule.lr, schedule.weight_decay, params.assignment_lr_scale)
 
     def evaluate(trained: nn.Module, epoch: int) -> dict[str, float]:
         if on_epoch is not None:
             on_epoch(trained, epoch)
         return {"test_error": error_rate(trained, data.test_images, data.test_labels, device)}
 
-    return train(model, loss_fn, batches((data.train_images, data.train_labels), params["batch_size"],
-                                         shuffle=True, seed=params["seed"] * 10 + seed_offset),
-                 epochs=epochs, optimizer=optimizer,
-                 scheduler=make_scheduler(optimizer, epochs, decay_at), device=device,
+    return train(model, loss_fn, batches((data.train_images, data.train_labels), params.batch_size,
+                                         shuffle=True, seed=params.seed * 10 + seed_offset),
+                 epochs=schedule.epochs, optimizer=optimizer,
+                 scheduler=make_scheduler(optimizer, schedule.epochs, schedule.decay_at), device=device,
                  evaluate=evaluate, checkpoint_dir=checkpoint_folder(phase),
-                 fingerprint=checkpoint_fingerprint(params, phase=phase), extras=extras)
+                 fingerprint=checkpoint_fingerprint(params.record(), phase=phase), extras=extras)
 
 
-def train_baseline(params: Mapping[str, Any], data: SplitData) -> tuple[WideResNet, TrainResult]:
+def train_baseline(params: SplitNetSettings, data: SplitData) -> tuple[WideResNet, TrainResult]:
     """The unsplit WRN, trained as long as SplitNet's two phases together."""
-    torch.manual_seed(params["seed"])
+    torch.manual_seed(params.seed)
     network = make_network(params, data)
-    history = fit(network, cross_entropy_loss(params["augment"]), params, data, phase="baseline",
-                  epochs=params["epochs"] + params["finetune_epochs"], lr=params["lr"],
-                  decay_at=params["lr_decay_at"], weight_decay=params["weight_decay"], seed_offset=0)
+    history = fit(network, cross_entropy_loss(params.augment), params, data, phase="baseline",
+                  seed_offset=0)
     return network.cpu(), history
 
 
@@ -213,15 +213,15 @@ def freeze_block_bn_scales(network: WideResNet) -> None:
                 bn.weight.requires_grad_(False)
 
 
-def train_grouping(params: Mapping[str, Any], data: SplitData, baseline: WideResNet | None = None
+def train_grouping(params: SplitNetSettings, data: SplitData, baseline: WideResNet | None = None
                    ) -> GroupingRun:
     """Phase 1: learn the network and the group assignments together; with
     ``grouping_init="baseline"`` the network starts as ``baseline`` (every weight and batch-norm
     statistic; the assignment logits start random as from scratch, and the block batch-norm
     scales stay frozen at the baseline's values)."""
-    torch.manual_seed(params["seed"])
-    model = LearnedSplitWRN(make_network(params, data, dropout=params["dropout"]), params["groups"])
-    if params["grouping_init"] == "baseline":
+    torch.manual_seed(params.seed)
+    model = LearnedSplitWRN(make_network(params, data, dropout=params.dropout), params.groups)
+    if params.grouping_init == "baseline":
         if baseline is None:
             raise ValueError('grouping_init="baseline" needs the trained baseline: '
                              "train_grouping(params, data, baseline)")
@@ -233,11 +233,9 @@ def train_grouping(params: Mapping[str, Any], data: SplitData, baseline: WideRes
         run.snapshots.append(assignment_snapshot(trained))
 
     snapshot(model, -1)
-    ramp = ramp_epochs(params["gamma_ramp"], params["epochs"])
-    run.history = fit(model, grouping_loss(params["gammas"], params["augment"], ramp), params, data,
-                      phase="grouping", epochs=params["epochs"], lr=params["lr"],
-                      decay_at=params["lr_decay_at"], weight_decay=params["weight_decay"],
-                      seed_offset=1, on_epoch=snapshot, extras={"snapshots": run.snapshots})
+    ramp = ramp_epochs(params.gamma_ramp, params.epochs)
+    run.history = fit(model, grouping_loss(params.gammas, params.augment, ramp), params, data,
+                      phase="grouping", seed_offset=1, on_epoch=snapshot, extras={"snapshots": run.snapshots})
     model.cpu()
     return run
 
@@ -249,38 +247,35 @@ def assignment_snapshot(model: LearnedSplitWRN) -> dict[str, torch.Tensor]:
                 for name in model.assignments.names}
 
 
-def finetune_split(params: Mapping[str, Any], data: SplitData, grouping: GroupingRun
+def finetune_split(params: SplitNetSettings, data: SplitData, grouping: GroupingRun
                    ) -> tuple[SplitWideResNet, TrainResult, float]:
     """Phase 2: cut along the arg-max groups, then fine-tune; also returns the error right after
     the cut (before any fine-tuning)."""
     split = split_network(grouping.model.network, grouping.model.assignments)
-    error_at_split = error_rate(split, data.test_images, data.test_labels, resolve_device(params["device"]))
-    torch.manual_seed(params["seed"])
-    history = fit(split, cross_entropy_loss(params["augment"]), params, data, phase="finetune",
-                  epochs=params["finetune_epochs"], lr=params["finetune_lr"],
-                  decay_at=params["finetune_lr_decay_at"],
-                  weight_decay=params["finetune_weight_decay"], seed_offset=2)
+    error_at_split = error_rate(split, data.test_images, data.test_labels, resolve_device(params.device))
+    torch.manual_seed(params.seed)
+    history = fit(split, cross_entropy_loss(params.augment), params, data, phase="finetune",
+                  seed_offset=2)
     return split.cpu(), history, error_at_split
 
 
-def train_random_split(params: Mapping[str, Any], data: SplitData, baseline: WideResNet | None = None
+def train_random_split(params: SplitNetSettings, data: SplitData, baseline: WideResNet | None = None
                        ) -> tuple[SplitWideResNet, TrainResult]:
     """SplitNet-R: the same tree, random equal-size groups, trained ``epochs + finetune_epochs``
     epochs; from scratch, or with ``grouping_init="baseline"`` cut from the trained ``baseline``
     like SplitNet, so that both start from the same network and train as many epochs."""
-    torch.manual_seed(params["seed"])
+    torch.manual_seed(params.seed)
     network = make_network(params, data)
-    if params["grouping_init"] == "baseline":
+    if params.grouping_init == "baseline":
         if baseline is None:
             raise ValueError('grouping_init="baseline" needs the trained baseline: '
                              "train_random_split(params, data, baseline)")
         network.load_state_dict(baseline.state_dict())
-    assignments = LearnedSplitWRN(network, params["groups"]).assignments
-    groups = balanced_groups(assignments, torch.Generator().manual_seed(params["seed"]))
+    assignments = LearnedSplitWRN(network, params.groups).assignments
+    groups = balanced_groups(assignments, torch.Generator().manual_seed(params.seed))
     split = split_network(network, assignments, groups)
-    history = fit(split, cross_entropy_loss(params["augment"]), params, data, phase="random_split",
-                  epochs=params["epochs"] + params["finetune_epochs"], lr=params["lr"],
-                  decay_at=params["lr_decay_at"], weight_decay=params["weight_decay"], seed_offset=3)
+    history = fit(split, cross_entropy_loss(params.augment), params, data, phase="random_split",
+                  seed_offset=3)
     return split.cpu(), history
 
 
@@ -300,6 +295,40 @@ def model_row(name: str, model: nn.Module, baseline: nn.Module, data: SplitData,
     row["params_reduced_pct"] = shrink["params_reduced_pct"]
     row["flops_reduced_pct"] = shrink["flops_reduced_pct"]
     return {**row, **extra}
+
+
+def last_error(history: TrainResult) -> float:
+    """The test error (%) logged after a run's last epoch."""
+    return float(history.epochs["test_error"].iloc[-1])
+
+
+def finetuned_error(params: SplitNetSettings, history: TrainResult, error_at_split: float) -> float:
+    """SplitNet's test error after fine-tuning (the error right after the cut when there is none)."""
+    return last_error(history) if params.finetune_epochs else error_at_split
+
+
+def baseline_grouping(params: SplitNetSettings, baseline: WideResNet) -> torch.Tensor:
+    """The grouping of the classes into the tree's leaf groups that the baseline's classifier
+    implies (:func:`~companion.splitnet.diagnostics.balanced_partition` of its weight rows)."""
+    return diagnostics.balanced_partition(baseline.head.linear.weight, int(params.groups.split("-")[-1]))
+
+
+def run_rows(params: SplitNetSettings, data: SplitData, *, baseline: WideResNet, baseline_history: TrainResult,
+             grouping: GroupingRun, split: SplitWideResNet, split_history: TrainResult, error_at_split: float,
+             random_split: SplitWideResNet, random_history: TrainResult) -> list[dict[str, Any]]:
+    """The rows a run records, one per model (:func:`model_row`): the baseline with the grouping
+    its classifier implies; SplitNet with its error at the end of the grouping phase and right
+    after the cut, and its grouping (:func:`~companion.splitnet.evidence.grouping_record`);
+    SplitNet-R."""
+    grouping_facts = grouping_record(grouping.snapshots[0]["classes"], grouping.snapshots[-1]["classes"])
+    return [
+        model_row("baseline", baseline, baseline, data, params.groups, last_error(baseline_history),
+                  classifier_partition=encode_partition(baseline_grouping(params, baseline))),
+        model_row("SplitNet", split, baseline, data, params.groups,
+                  finetuned_error(params, split_history, error_at_split),
+                  grouping_error=last_error(grouping.history), error_at_split=error_at_split, **grouping_facts),
+        model_row("SplitNet-R", random_split, baseline, data, params.groups, last_error(random_history)),
+    ]
 
 
 def class_groups(split: SplitWideResNet) -> list[list[int]]:
@@ -353,14 +382,14 @@ def split_kind(tree: str) -> str:
 PAPER_PROCEDURE = {"grouping_init": "scratch", "gamma_ramp": 0.0}
 
 
-def same_procedure(runs: pd.DataFrame, params: Mapping[str, Any]) -> pd.Series:
+def same_procedure(runs: pd.DataFrame, params: SplitNetSettings) -> pd.Series:
     """Which ``runs`` (from :func:`~companion.results.load_runs`) used the grouping procedure
     of ``params`` (records without the options used the paper's), so that runs of different
     procedures are not pooled."""
     keep = pd.Series(True, index=runs.index)
     for name, default in PAPER_PROCEDURE.items():
         column = runs[f"param_{name}"] if f"param_{name}" in runs else pd.Series(default, index=runs.index)
-        keep &= column.fillna(default) == params[name]
+        keep &= column.fillna(default) == getattr(params, name)
     return keep
 
 

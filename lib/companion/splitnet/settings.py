@@ -27,15 +27,16 @@ serves the grouping phase, the fine-tuning and the from-scratch baseline and ran
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from companion.config import (
+    ChapterSettings,
     ParameterError,
     check_choice,
     check_device,
     check_float,
     check_int,
-    resolve,
 )
 from companion.splitnet.assignment import parse_tree, tree_name
 from companion.splitnet.wrn import blocks_per_stage
@@ -46,35 +47,125 @@ GROUPING_INITS = ("scratch", "baseline")
 #: Data sets the chapter runs on (the two that ship with packages, and the paper's CIFAR-100).
 DATASETS = ("digits", "mnist5k", "cifar100")
 
-PROFILES: dict[str, dict[str, Any]] = {
-    "cpu": {
-        "dataset": "digits", "groups": "2-2-2", "depth": 10, "width": 2,
-        "epochs": 24, "finetune_epochs": 6, "batch_size": 64,
-        "lr": 0.1, "lr_decay_at": [0.6, 0.75], "finetune_lr": 0.1,
-        "finetune_lr_decay_at": [5 / 12, 7 / 12],
-        "weight_decay": 1e-4, "finetune_weight_decay": 5e-4,
-        "gammas": [1.0, 1.0, 10.0], "assignment_lr_scale": 100.0, "dropout": 0.0, "augment": False, "train_images": 0,
-        "devices": ["cpu", "cpu"], "threads": 1, "grouping_init": "baseline", "gamma_ramp": 0.5,
-    },
-    "cpu-long": {
-        "dataset": "mnist5k", "groups": "2-2-2", "depth": 10, "width": 1,
-        "epochs": 8, "finetune_epochs": 4, "batch_size": 64,
-        "lr": 0.1, "lr_decay_at": [0.6, 0.75], "finetune_lr": 0.1,
-        "finetune_lr_decay_at": [5 / 12, 7 / 12],
-        "weight_decay": 1e-4, "finetune_weight_decay": 5e-4,
-        "gammas": [1.0, 1.0, 10.0], "assignment_lr_scale": 100.0, "dropout": 0.0, "augment": False, "train_images": 0,
-        "devices": ["cpu", "cpu"], "threads": 1, "grouping_init": "baseline", "gamma_ramp": 0.5,
-    },
-    "paper": {
-        "dataset": "cifar100", "groups": "2-2-2", "depth": 16, "width": 8,
-        "epochs": 400, "finetune_epochs": 240, "batch_size": 90,
-        "lr": 0.1, "lr_decay_at": [0.6, 0.75], "finetune_lr": 0.1,
-        "finetune_lr_decay_at": [5 / 12, 7 / 12],
-        "weight_decay": 1e-4, "finetune_weight_decay": 5e-4,
-        "gammas": [1.0, 1.0, 10.0], "assignment_lr_scale": 1.0, "dropout": 0.5, "augment": True, "train_images": 45000,
-        "devices": ["auto", "auto"], "threads": 0, "grouping_init": "scratch", "gamma_ramp": 0.0,
-    },
-}
+
+def ramp_epochs(gamma_ramp: float, epochs: int) -> int:
+    """Epochs of the grouping phase trained without R_D: the fraction ``gamma_ramp`` of them."""
+    return int(round(gamma_ramp * epochs))
+
+
+def _floats(name: str, values: Any, count: int | None = None, minimum: float = 0.0,
+            maximum: float = float("inf")) -> tuple[float, ...]:
+    """A tuple of numbers (from a list or a comma-separated string), each in [minimum, maximum]."""
+    if isinstance(values, str):
+        try:
+            values = [float(part) for part in values.split(",") if part.strip()]
+        except ValueError as error:
+            raise ParameterError(f"{name}={values!r} must be numbers separated by commas") from error
+    if isinstance(values, (int, float)) and not isinstance(values, bool):
+        values = [values]
+    values = list(values)
+    if count is not None and len(values) != count:
+        raise ParameterError(f"{name}={values!r} needs {count} numbers")
+    return tuple(check_float(name, value, minimum, maximum) for value in values)
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class SplitNetSettings(ChapterSettings):
+    """The SplitNet chapter's parameters (defaults: the ``cpu`` profile)."""
+
+    #: the data set (one of :data:`DATASETS`)
+    dataset: str = "digits"
+    #: the split tree: groups at stage 2, stage 3 and the classifier, e.g. "2-2-2"
+    groups: str = "2-2-2"
+    #: WRN depth (10, 16, 22, …: 6n + 4)
+    depth: int = 10
+    #: WRN widening factor
+    width: int = 2
+    #: epochs of the grouping phase (the baseline and SplitNet-R train epochs + finetune_epochs)
+    epochs: int = 24
+    #: epochs of fine-tuning after the cut
+    finetune_epochs: int = 6
+    #: minibatch size of every phase
+    batch_size: int = 64
+    #: learning rate of the weights (baseline, grouping phase, SplitNet-R)
+    lr: float = 0.1
+    #: fractions of a run's epochs at which the learning rate is multiplied by 0.1
+    lr_decay_at: tuple[float, ...] = (0.6, 0.75)
+    #: learning rate of the fine-tuning
+    finetune_lr: float = 0.1
+    #: fractions of the fine-tuning epochs at which its learning rate is multiplied by 0.1
+    finetune_lr_decay_at: tuple[float, ...] = (5 / 12, 7 / 12)
+    #: weight decay of the baseline, the grouping phase and SplitNet-R
+    weight_decay: float = 1e-4
+    #: weight decay of the fine-tuning
+    finetune_weight_decay: float = 5e-4
+    #: (γ1, γ2, γ3): weights of R_W, R_D and R_E in the grouping phase
+    gammas: tuple[float, float, float] = (1.0, 1.0, 10.0)
+    #: the assignment logits' learning rate as a multiple of ``lr``
+    assignment_lr_scale: float = 100.0
+    #: dropout on the split stages and the classifier in the grouping phase
+    dropout: float = 0.0
+    #: random crops and flips of the training images
+    augment: bool = False
+    #: training images kept (0: all)
+    train_images: int = 0
+    #: one device per worker of the model-parallel runs (a list or "cuda:0,cuda:1")
+    devices: tuple[str, ...] = ("cpu", "cpu")
+    #: CPU threads of the run (0: torch's default)
+    threads: int = 1
+    #: where the grouping phase (and SplitNet-R) starts (one of :data:`GROUPING_INITS`)
+    grouping_init: str = "baseline"
+    #: fraction of the grouping epochs trained without the disjoint term (γ2 = 0)
+    gamma_ramp: float = 0.5
+
+    def validate(self) -> None:
+        check_choice("dataset", self.dataset, DATASETS)
+        check_int("depth", self.depth, minimum=10)
+        try:
+            self.normalise("groups", tree_name(parse_tree(self.groups)))
+            blocks_per_stage(self.depth)
+        except ValueError as error:
+            raise ParameterError(str(error)) from error
+        check_int("width", self.width, minimum=1)
+        check_int("epochs", self.epochs, minimum=1)
+        check_int("finetune_epochs", self.finetune_epochs, minimum=0)
+        check_int("batch_size", self.batch_size, minimum=2)
+        check_int("train_images", self.train_images, minimum=0)
+        check_int("threads", self.threads, minimum=0)
+        check_float("lr", self.lr, 0.0, open_min=True)
+        check_float("finetune_lr", self.finetune_lr, 0.0, open_min=True)
+        check_float("weight_decay", self.weight_decay, 0.0)
+        check_float("finetune_weight_decay", self.finetune_weight_decay, 0.0)
+        check_float("assignment_lr_scale", self.assignment_lr_scale, 0.0, open_min=True)
+        check_float("dropout", self.dropout, 0.0, 0.95)
+        check_choice("grouping_init", self.grouping_init, GROUPING_INITS)
+        self.normalise("gamma_ramp", check_float("gamma_ramp", self.gamma_ramp, 0.0, 1.0))
+        if ramp_epochs(self.gamma_ramp, self.epochs) >= self.epochs:
+            raise ParameterError(f"gamma_ramp={self.gamma_ramp!r} leaves none of the {self.epochs} "
+                                 "grouping epochs to all three regularisers; use a smaller fraction")
+        self.normalise("gammas", _floats("gammas", self.gammas, count=3))
+        self.normalise("lr_decay_at", _floats("lr_decay_at", self.lr_decay_at, maximum=1.0))
+        self.normalise("finetune_lr_decay_at",
+                       _floats("finetune_lr_decay_at", self.finetune_lr_decay_at, maximum=1.0))
+        if not isinstance(self.augment, bool):
+            raise ParameterError(f"augment={self.augment!r} must be True or False")
+        devices = self.devices
+        if isinstance(devices, str):
+            devices = [part.strip() for part in devices.split(",") if part.strip()]
+        if not isinstance(devices, (list, tuple)) or not devices:
+            raise ParameterError(f"devices={self.devices!r}: give a list such as ['cpu', 'cpu'] "
+                                 "or 'cuda:0,cuda:1'")
+        self.normalise("devices", tuple(check_device(device) for device in devices))
+
+
+PROFILES: dict[str, SplitNetSettings] = {"cpu": SplitNetSettings()}
+PROFILES["cpu-long"] = replace(PROFILES["cpu"], profile="cpu-long", dataset="mnist5k", width=1, epochs=8,
+                               finetune_epochs=4)
+PROFILES["paper"] = replace(PROFILES["cpu"], profile="paper", dataset="cifar100", depth=16, width=8,
+                            epochs=400, finetune_epochs=240, batch_size=90, assignment_lr_scale=1.0,
+                            dropout=0.5, augment=True, train_images=45000, devices=("auto", "auto"),
+                            threads=0, grouping_init="scratch", gamma_ramp=0.0)
 
 GRID: dict[str, dict[str, list[Any]]] = {
     "cpu": {"groups": ["1-1-2", "1-2-2", "2-2-2", "2-2-4"], "seed": [0, 1, 2]},
@@ -88,79 +179,46 @@ GRID: dict[str, dict[str, list[Any]]] = {
 }
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """How one phase trains: epochs, learning rate, its decays (fractions of the epochs) and
+    weight decay."""
+
+    epochs: int
+    lr: float
+    decay_at: tuple[float, ...]
+    weight_decay: float
+
+
+#: The phases each compared model trains from the common start (the trained baseline, or a fresh
+#: network): SplitNet groups, is cut and fine-tuned; SplitNet-R is cut along random groups and
+#: trained. The evidence compares what the two get (:func:`schedules`).
+ARM_PHASES: dict[str, tuple[str, ...]] = {"SplitNet": ("grouping", "finetune"), "SplitNet-R": ("random_split",)}
+
+
+def schedules(params: SplitNetSettings) -> dict[str, Schedule]:
+    """The schedule of every phase of a run, by checkpoint name: the baseline and SplitNet-R
+    (``random_split``) train ``epochs + finetune_epochs`` at the weights' rate and decay, the
+    grouping phase ``epochs`` of them, the fine-tuning after the cut its own."""
+    full = params.epochs + params.finetune_epochs
+    return {"baseline": Schedule(full, params.lr, params.lr_decay_at, params.weight_decay),
+            "grouping": Schedule(params.epochs, params.lr, params.lr_decay_at, params.weight_decay),
+            "finetune": Schedule(params.finetune_epochs, params.finetune_lr, params.finetune_lr_decay_at,
+                                 params.finetune_weight_decay),
+            "random_split": Schedule(full, params.lr, params.lr_decay_at, params.weight_decay)}
+
+
 def differences_from_paper(profiles: tuple[str, ...] = ("cpu", "cpu-long")) -> list[dict[str, Any]]:
     """Every parameter on which one of ``profiles`` differs from the paper profile: one row per
-    parameter, its paper value and each profile's (devices and threads, which only place the
-    run, left out)."""
+    parameter, its paper value and each profile's (the common parameters, devices and threads,
+    which only place the run, left out)."""
+    paper = PROFILES["paper"].record()
+    placement = {field.name for field in fields(ChapterSettings)} | {"devices", "threads"}
     rows = []
-    for name, reported in PROFILES["paper"].items():
-        if name in ("devices", "threads"):
+    for name, reported in paper.items():
+        if name in placement:
             continue
-        values = {profile: PROFILES[profile][name] for profile in profiles}
+        values = {profile: PROFILES[profile].record()[name] for profile in profiles}
         if any(value != reported for value in values.values()):
             rows.append({"parameter": name, "paper": reported, **values})
     return rows
-
-
-def ramp_epochs(gamma_ramp: float, epochs: int) -> int:
-    """Epochs of the grouping phase trained without R_D: the fraction ``gamma_ramp`` of them."""
-    return int(round(gamma_ramp * epochs))
-
-
-def _floats(name: str, values: Any, count: int | None = None, minimum: float = 0.0,
-            maximum: float = float("inf")) -> list[float]:
-    """A list of numbers (or a comma-separated string of them), each in [minimum, maximum]."""
-    if isinstance(values, str):
-        try:
-            values = [float(part) for part in values.split(",") if part.strip()]
-        except ValueError as error:
-            raise ParameterError(f"{name}={values!r} must be numbers separated by commas") from error
-    if isinstance(values, (int, float)) and not isinstance(values, bool):
-        values = [values]
-    values = list(values)
-    if count is not None and len(values) != count:
-        raise ParameterError(f"{name}={values!r} needs {count} numbers")
-    return [check_float(name, value, minimum, maximum) for value in values]
-
-
-def settings(profile: str = "cpu", **given: Any) -> dict[str, Any]:
-    """The chapter's parameters: the profile's values, overridden by those given (not None)."""
-    params = resolve(PROFILES, profile, **given)
-    check_choice("dataset", params["dataset"], DATASETS)
-    check_int("depth", params["depth"], minimum=10)
-    try:
-        params["groups"] = tree_name(parse_tree(params["groups"]))
-        blocks_per_stage(params["depth"])
-    except ValueError as error:
-        raise ParameterError(str(error)) from error
-    check_int("width", params["width"], minimum=1)
-    check_int("epochs", params["epochs"], minimum=1)
-    check_int("finetune_epochs", params["finetune_epochs"], minimum=0)
-    check_int("batch_size", params["batch_size"], minimum=2)
-    check_int("train_images", params["train_images"], minimum=0)
-    check_int("threads", params["threads"], minimum=0)
-    check_float("lr", params["lr"], 0.0, open_min=True)
-    check_float("finetune_lr", params["finetune_lr"], 0.0, open_min=True)
-    check_float("weight_decay", params["weight_decay"], 0.0)
-    check_float("finetune_weight_decay", params["finetune_weight_decay"], 0.0)
-    check_float("assignment_lr_scale", params["assignment_lr_scale"], 0.0, open_min=True)
-    check_float("dropout", params["dropout"], 0.0, 0.95)
-    check_choice("grouping_init", params["grouping_init"], GROUPING_INITS)
-    params["gamma_ramp"] = check_float("gamma_ramp", params["gamma_ramp"], 0.0, 1.0)
-    if ramp_epochs(params["gamma_ramp"], params["epochs"]) >= params["epochs"]:
-        raise ParameterError(f"gamma_ramp={params['gamma_ramp']!r} leaves none of the {params['epochs']} "
-                             "grouping epochs to all three regularisers; use a smaller fraction")
-    params["gammas"] = _floats("gammas", params["gammas"], count=3)
-    params["lr_decay_at"] = _floats("lr_decay_at", params["lr_decay_at"], maximum=1.0)
-    params["finetune_lr_decay_at"] = _floats("finetune_lr_decay_at", params["finetune_lr_decay_at"],
-                                             maximum=1.0)
-    if not isinstance(params["augment"], bool):
-        raise ParameterError(f"augment={params['augment']!r} must be True or False")
-    devices = params["devices"]
-    if isinstance(devices, str):
-        devices = [part.strip() for part in devices.split(",") if part.strip()]
-    if not isinstance(devices, list) or not devices:
-        raise ParameterError(f"devices={params['devices']!r}: give a list such as ['cpu', 'cpu'] "
-                             "or 'cuda:0,cuda:1'")
-    params["devices"] = [check_device(device) for device in devices]
-    return params

@@ -12,6 +12,9 @@ say how far.
   resampling images with replacement (both models' results kept together), and a two-sided
   p-value from the resampled differences shifted to mean zero; for several runs (seeds) of
   each model on the same images, the mean difference, an image resampled with all its runs.
+* :func:`margin_p`: from the same resampled differences, the two-sided p-value that A's error
+  exceeds B's by exactly a margin (for "about the same error": clearly below the margin is
+  non-inferior, clearly above it is worse).
 """
 
 from __future__ import annotations
@@ -71,6 +74,30 @@ def paired_bootstrap(first_correct: torch.Tensor, second_correct: torch.Tensor, 
     to the sum, so drawing n images with replacement is drawing multinomial counts of those
     2R + 1 values: exact, and cheap for any test set.
     """
+    difference, resampled = _resampled_differences(first_correct, second_correct, resamples, seed)
+    low, high = np.quantile(resampled, [0.025, 0.975])
+    extreme = int((np.abs(resampled - difference) >= abs(difference) - 1e-12).sum())
+    return BootstrapResult(difference, float(low), float(high), (1 + extreme) / (1 + resamples))
+
+
+def margin_p(first_correct: torch.Tensor, second_correct: torch.Tensor, margin: float,
+             resamples: int = 10000, seed: int = 0) -> float:
+    """Two-sided p-value that error(A) − error(B) equals ``margin`` points, from the resampled
+    differences of :func:`paired_bootstrap` shifted to the margin: twice the smaller tail,
+    p = 2 min(1 + #{d* − d + margin ≤ d}, 1 + #{d* − d + margin ≥ d}) / (1 + resamples), capped
+    at 1. Small when A's error exceeds B's by clearly less than the margin (non-inferiority) or
+    clearly more (A is worse by more than the margin)."""
+    difference, resampled = _resampled_differences(first_correct, second_correct, resamples, seed)
+    shifted = resampled - difference + margin
+    below = int((shifted <= difference + 1e-12).sum())
+    above = int((shifted >= difference - 1e-12).sum())
+    return min(1.0, 2 * (1 + min(below, above)) / (1 + resamples))
+
+
+def _resampled_differences(first_correct: torch.Tensor, second_correct: torch.Tensor, resamples: int,
+                           seed: int) -> tuple[float, np.ndarray]:
+    """The observed error difference A − B in % and ``resamples`` bootstrap draws of it (see
+    :func:`paired_bootstrap`)."""
     first, second = _as_runs(first_correct), _as_runs(second_correct)
     if first.shape != second.shape:
         raise ValueError(f"results of shape {tuple(first.shape)} and {tuple(second.shape)}: "
@@ -81,10 +108,7 @@ def paired_bootstrap(first_correct: torch.Tensor, second_correct: torch.Tensor, 
     drawn = np.random.default_rng(seed).multinomial(images, counts.numpy() / images, size=resamples)
     scale = 100.0 / (images * runs)
     resampled = scale * drawn @ values.numpy()  # d* = error*_A − error*_B
-    difference = scale * float(scores.sum())
-    low, high = np.quantile(resampled, [0.025, 0.975])
-    extreme = int((np.abs(resampled - difference) >= abs(difference) - 1e-12).sum())
-    return BootstrapResult(difference, float(low), float(high), (1 + extreme) / (1 + resamples))
+    return scale * float(scores.sum()), resampled
 
 
 def _as_runs(correct: torch.Tensor) -> torch.Tensor:

@@ -22,8 +22,9 @@ Public API (other chapters, e.g. the PPCA study, build on it):
 Modules: :mod:`~companion.vlae.networks` (MLPs, likelihoods), :mod:`~companion.vlae.posteriors`
 (q families), :mod:`~companion.vlae.laplace` (Jacobian, Laplace updates),
 :mod:`~companion.vlae.models`, :mod:`~companion.vlae.evaluation`, :mod:`~companion.vlae.settings`
-(chapter parameters), :mod:`~companion.vlae.experiments` (the chapter's runs and tables) and
-:mod:`~companion.vlae.figures`.
+(chapter parameters: :class:`~companion.vlae.settings.VLAESettings` and its profiles),
+:mod:`~companion.vlae.experiments` (the chapter's runs and tables), :mod:`~companion.vlae.evidence`
+(the paper's claims and how the runs decide them) and :mod:`~companion.vlae.figures`.
 """
 
 from companion.vlae.evaluation import importance_log_likelihood, log_mean_exp, mean_elbo
@@ -58,14 +59,14 @@ from companion.vlae.posteriors import (
     HouseholderFlow,
     InverseAutoregressiveFlow,
 )
-from companion.vlae.settings import GRID, PROFILES, settings
+from companion.vlae.settings import GRID, PROFILES, VLAESettings
 
 __all__ = [
     "DAMPING", "GRID", "JACOBIANS", "MADE", "MLP", "MODELS", "PROFILES", "SAVAE", "TITLES", "VAE", "VLAE",
     "BernoulliLikelihood", "DiagonalGaussian", "Encoder", "FullCovarianceGaussian",
     "GaussianLikelihood", "HouseholderFlow", "HouseholderVAE", "IAFVAE", "InverseAutoregressiveFlow",
-    "LatentVariableModel",
+    "LatentVariableModel", "VLAESettings",
     "NotPositiveDefiniteError", "build_model", "decoder_jacobian", "decoder_linearization",
     "importance_log_likelihood", "iterative_laplace", "jacobian_flops", "laplace_precision", "laplace_target", "linearize", "log_mean_exp",
-    "mean_elbo", "settings", "svi_refine",
+    "mean_elbo", "svi_refine",
 ]

@@ -2,7 +2,8 @@
 
 The notebook calls these so that it only narrates: :func:`prepare_data` → :func:`fit_model`
 (one model, with :func:`companion.training.train`) → :func:`evaluate_model`; the Table 1
-comparison reads the recorded runs (:func:`table1_comparison`, :func:`decide_claims`).
+comparison reads the recorded runs (:func:`table1_comparison`, :func:`seed_table`); the claims
+are decided in :mod:`companion.vlae.evidence`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ import torch
 
 from companion.config import resolve_device
 from companion.data import batches, center, dynamic_binarize, flatten, load_images, pixel_mean
-from companion.evidence import paired_verdict
-from companion.results import Stopwatch, run_key
+from companion.results import Stopwatch
 from companion.training import checkpoint_fingerprint, checkpoint_folder, seed_everything, train
 from companion.vlae.evaluation import (
     correlation,
@@ -29,6 +29,7 @@ from companion.vlae.evaluation import (
     posterior_moments,
 )
 from companion.vlae.models import TITLES, LatentVariableModel, build_model
+from companion.vlae.settings import VLAESettings
 
 #: Seed of the one fixed binarisation of a Bernoulli model's test set (the same for every run).
 TEST_BINARIZATION_SEED = 0
@@ -91,25 +92,25 @@ class FittedModel:
     seconds: float
 
 
-def make_model(name: str, params: dict[str, Any], data: ChapterData,
+def make_model(name: str, params: VLAESettings, data: ChapterData,
                latent_dim: int | None = None) -> LatentVariableModel:
     """The chapter's model ``name`` for ``data`` with the parameters' sizes and options."""
     return build_model(
-        name, data.input_dim, latent_dim or params["latent_dim"], params["hidden_dim"],
-        data.likelihood, params["steps"], log_var=data.log_var, init=params["init"],
-        damping=params["damping"], svi_lr=params["svi_lr"])
+        name, data.input_dim, latent_dim or params.latent_dim, params.hidden_dim,
+        data.likelihood, params.steps, log_var=data.log_var, init=params.init,
+        damping=params.damping, svi_lr=params.svi_lr)
 
 
-def fit_model(name: str, params: dict[str, Any], data: ChapterData, *,
+def fit_model(name: str, params: VLAESettings, data: ChapterData, *,
               latent_dim: int | None = None, epochs: int | None = None) -> FittedModel:
     """Train model ``name`` on ``data`` with the shared loop; the test ELBO is logged each epoch.
 
     The seed is reset first, so every model of a run sees the same batches in the same order.
     """
-    seed_everything(params["seed"])
-    device = resolve_device(params["device"])
+    seed_everything(params.seed)
+    device = resolve_device(params.device)
     model = make_model(name, params, data, latent_dim).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=params["learning_rate"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.learning_rate)
     binary = data.likelihood == "bernoulli"
     test = data.test.to(device)
 
@@ -120,28 +121,28 @@ def fit_model(name: str, params: dict[str, Any], data: ChapterData, *,
     def evaluate(model: LatentVariableModel, epoch: int) -> dict[str, float]:
         return {"test_elbo": mean_elbo(model, test)}
 
-    latent_dim, epochs = latent_dim or params["latent_dim"], epochs or params["epochs"]
+    latent_dim, epochs = latent_dim or params.latent_dim, epochs or params.epochs
     with Stopwatch() as clock:
-        result = train(model, loss_fn, batches((data.train,), params["batch_size"], seed=params["seed"]),
+        result = train(model, loss_fn, batches((data.train,), params.batch_size, seed=params.seed),
                        epochs=epochs, optimizer=optimizer, device=device,
                        evaluate=evaluate, description=TITLES[name],
                        checkpoint_dir=checkpoint_folder(f"{name}-z{latent_dim}-{epochs}epochs"),
-                       fingerprint=checkpoint_fingerprint(params, model=name, latent_dim=latent_dim,
+                       fingerprint=checkpoint_fingerprint(params.record(), model=name, latent_dim=latent_dim,
                                                           epochs=epochs))
     history = result.epochs.rename(columns={"loss": "train_loss"})
     return FittedModel(name, model, history, clock.seconds)
 
 
-def evaluate_model(fitted: FittedModel, params: dict[str, Any], data: ChapterData) -> dict[str, Any]:
+def evaluate_model(fitted: FittedModel, params: VLAESettings, data: ChapterData) -> dict[str, Any]:
     """One results row: log p(x) (K importance samples) and ELBO on the test set."""
-    seed_everything(params["seed"])
-    device = resolve_device(params["device"])
+    seed_everything(params.seed)
+    device = resolve_device(params.device)
     test = data.test.to(device)
-    log_px = importance_log_likelihood(fitted.model, test, params["importance_samples"])
+    log_px = importance_log_likelihood(fitted.model, test, params.importance_samples)
     elbo = mean_elbo(fitted.model, test)
     return {
         "model": TITLES[fitted.name],
-        "steps": 0 if fitted.name == "vae" else params["steps"],
+        "steps": 0 if fitted.name == "vae" else params.steps,
         "log_px": float(log_px.mean()),
         "elbo": elbo,
         "epoch_seconds": fitted.seconds / len(fitted.history),
@@ -153,7 +154,7 @@ def model_label(model: str, steps: int) -> str:
     return model if int(steps) == 0 else f"{model} (T={int(steps)})"
 
 
-def fit_models(names: list[str], params: dict[str, Any], data: ChapterData, *,
+def fit_models(names: Sequence[str], params: VLAESettings, data: ChapterData, *,
                latent_dim: int | None = None, epochs: int | None = None) -> dict[str, FittedModel]:
     """:func:`fit_model` for each of ``names``, in order."""
     return {name: fit_model(name, params, data, latent_dim=latent_dim, epochs=epochs) for name in names}
@@ -212,7 +213,7 @@ def setting_label(setting: pd.Series) -> str:
 def per_seed(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per setting, (model, T) and seed: log p(x), and the gain over the VAE of the same
     run. A setting is every parameter except those in :data:`VARYING`."""
-    frame = runs.copy()
+    frame = runs.reset_index(drop=True)
     setting_columns = [column for column in frame.columns if column.startswith("param_")
                        and column.removeprefix("param_") not in VARYING] + ["profile"]
     frame["setting"] = frame[setting_columns].apply(setting_label, axis=1)
@@ -277,128 +278,10 @@ def table1_comparison(runs: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["setting", "model"]).round(2)
 
 
-def setting_of(runs: pd.DataFrame, params: dict[str, Any]) -> str:
-    """The setting label (see :func:`per_seed`) of the run with parameters ``params``."""
-    key = run_key("vlae", params)
-    frame = per_seed(runs)
-    return frame.loc[frame["run_id"].astype(str).str.endswith(key), "setting"].iloc[0]
-
-
-def setting_summary(runs: pd.DataFrame, paper: pd.DataFrame, params: dict[str, Any]) -> dict[str, float]:
-    """The numbers the chapter quotes for the setting of ``params`` (ours: means over seeds).
-
-    ``vae``/``vlae``: log p(x) of the VAE and of VLAE at T = params' steps; ``gain``: their
-    difference; ``spread``: the larger of their ranges over seeds; ``margin``: VLAE over the
-    strongest other model at that T; ``steps_change``: VLAE at this T minus VLAE at the smallest
-    recorded T; ``paper_*``: the same from the paper's Table 1 on the nearest data set.
-    """
-    setting = setting_of(runs, params)
-    stats = seed_statistics(runs)
-    stats = stats[stats["setting"] == setting].set_index(["model", "steps"])
-    steps, dataset, likelihood = params["steps"], params["dataset"], params["likelihood"]
-    vae, vlae = stats.loc[("VAE", 0)], stats.loc[("VLAE", steps)]
-    rivals = stats[(stats.index.get_level_values("steps") == steps)
-                   & (stats.index.get_level_values("model") != "VLAE")]
-    smallest = int(stats.loc["VLAE"].index.min())
-
-    def reported_value(model: str, at: int) -> float:
-        return paper_value(paper, model, at, dataset, likelihood)
-
-    paper_vlae = reported_value("VLAE", steps)
-    paper_rivals = max(reported_value(model, steps if model != "VAE" else 0)
-                       for model in ("VAE", "SA-VAE", "VAE+HF"))
-    return {
-        "seeds": int(min(vae["seeds"], vlae["seeds"])), "vae": vae["mean"], "vlae": vlae["mean"],
-        "gain": vlae["mean"] - vae["mean"],
-        "spread": max(vae["high"] - vae["low"], vlae["high"] - vlae["low"]),
-        "margin": vlae["mean"] - max(rivals["mean"].max(), vae["mean"]),
-        "smallest_steps": smallest,
-        "steps_change": vlae["mean"] - stats.loc[("VLAE", smallest), "mean"],
-        "paper_gain": paper_vlae - reported_value("VAE", 0),
-        "paper_margin": paper_vlae - paper_rivals,
-        "paper_steps_change": paper_vlae - reported_value("VLAE", smallest),
-    }
-
-
-def paired_log_px(frame: pd.DataFrame, first: tuple[str, int], second: tuple[str, int]) -> pd.Series:
-    """log p(x) of ``first`` minus ``second`` (each a (model, T)) per seed, over the seeds that
-    have both (the two trained with the same seed and data order); ``frame`` is one setting's
-    :func:`per_seed` table."""
-    values = frame.set_index(["model", "steps", "seed"])["log_px"]
-    a, b = values.xs(first, level=["model", "steps"]), values.xs(second, level=["model", "steps"])
-    return (a - b).dropna().sort_index() if len(a) and len(b) else pd.Series(dtype=float)
-
-
-def strongest_baseline(frame: pd.DataFrame, steps: int) -> tuple[str, int] | None:
-    """The baseline with the highest mean log p(x) over seeds in one setting's :func:`per_seed`
-    table: SA-VAE, VAE+HF or VAE+IAF at ``steps``, or the VAE (None when none is recorded)."""
-    means = frame.groupby(["model", "steps"])["log_px"].mean()
-    rivals = [(model, at) for (model, at) in means.index
-              if (model != "VLAE" and at == steps) or model == "VAE"]
-    return max(rivals, key=lambda key: means[key]) if rivals else None
-
-
-#: The paper's three claims, each decided per data set on paired differences over seeds.
-CLAIMS = ("VLAE beats the VAE", "VLAE beats the strongest baseline", "more updates help VLAE")
-
-
-def claim_steps(frame: pd.DataFrame) -> tuple[int, int, int]:
-    """The T at which VLAE meets the baselines (4, the paper's middle setting, else the
-    largest), and the smallest and largest T, among the T recorded with the most seeds: one
-    extra seed at a new T does not replace a comparison made over several seeds."""
-    vlae = frame[frame["model"] == "VLAE"]
-    seeds = vlae.groupby(vlae["steps"].astype(int).to_numpy())["seed"].nunique()
-    steps = sorted(seeds.index[seeds == seeds.max()])
-    return (4 if 4 in steps else steps[-1]), steps[0], steps[-1]
-
-
-def decide_claims(runs: pd.DataFrame, data_sets: Sequence[tuple[str, str]] = ()) -> pd.DataFrame:
-    """The paper's claims decided on ``runs`` (one profile's records) per setting (data set,
-    likelihood and every other parameter but the seed and T; never pooled) by the paired rule
-    of :mod:`companion.evidence`: one row per (setting, claim) with the comparison, the
-    per-seed differences, their mean ± sd, the p-value and the verdict.
-
-    ``data_sets`` ((dataset, likelihood) pairs) adds "not run" rows for those without runs.
-    Every chapter section and the summary page call this one function.
-    """
-    frame = per_seed(runs) if len(runs) else pd.DataFrame(
-        columns=["setting", "param_dataset", "param_likelihood", "model", "steps", "seed", "log_px"])
-    settings = list(frame.groupby("setting", sort=False))
-    seen = {(group["param_dataset"].iloc[0], group["param_likelihood"].iloc[0]) for _, group in settings}
-    rows = []
-    for setting, group in settings:
-        dataset, likelihood = group["param_dataset"].iloc[0], group["param_likelihood"].iloc[0]
-        if (group["model"] == "VLAE").any():
-            main, low, high = claim_steps(group)
-            comparisons = [
-                (f"VLAE (T={main}) beats the VAE", ("VLAE", main), ("VAE", 0)),
-                (f"VLAE (T={main}) beats the strongest baseline at T={main}", ("VLAE", main),
-                 strongest_baseline(group, main)),
-                (f"more updates help VLAE (T={high} over T={low})", ("VLAE", high),
-                 ("VLAE", low) if high > low else None),
-            ]
-        else:
-            comparisons = [(claim, None, None) for claim in CLAIMS]
-        for key, (claim, first, second) in zip(CLAIMS, comparisons):
-            differences = (paired_log_px(group, first, second) if first and second
-                           else pd.Series(dtype=float))
-            rows.append(_claim_row(setting, dataset, likelihood, key, claim,
-                                   model_label(*second) if second else "—", differences))
-    for dataset, likelihood in data_sets:
-        if (dataset, likelihood) not in seen:
-            rows.extend(_claim_row("not run", dataset, likelihood, key, key, "—", pd.Series(dtype=float))
-                        for key in CLAIMS)
-    return pd.DataFrame(rows, columns=["setting", "dataset", "likelihood", "key", "claim", "compared with",
-                                       "difference per seed", "mean ± sd", "p", "verdict"])
-
-
-def _claim_row(setting: str, dataset: str, likelihood: str, key: str, claim: str, against: str,
-               differences: pd.Series) -> dict[str, Any]:
-    verdict = paired_verdict(differences.tolist())
-    return {"setting": setting, "dataset": dataset, "likelihood": likelihood, "key": key, "claim": claim,
-            "compared with": against,
-            "difference per seed": ", ".join(f"{value:+.2f}" for value in differences),
-            "mean ± sd": verdict.detail, "p": verdict.p_value, "verdict": verdict.verdict}
+def setting_of(params: VLAESettings) -> str:
+    """The setting label (see :func:`per_seed`) of a run with the settings ``params``."""
+    return setting_label(pd.Series({"profile": params.profile,
+                                    **{f"param_{name}": value for name, value in params.record().items()}}))
 
 
 def long_table(runs: pd.DataFrame, summary: pd.DataFrame, poster: pd.DataFrame) -> pd.DataFrame:
@@ -419,13 +302,3 @@ def long_table(runs: pd.DataFrame, summary: pd.DataFrame, poster: pd.DataFrame) 
     columns = ["likelihood", "model", "seeds", "log p(x)", "sd", "ours − VAE",
                "paper − VAE (summary)", "paper − VAE (poster)"]
     return pd.DataFrame(rows, columns=columns).set_index(["likelihood", "model"]).round(2)
-
-
-def claims_summary(claims: pd.DataFrame) -> str:
-    """The verdicts of :func:`decide_claims` as Markdown sentences, one bullet per claim."""
-    lines = []
-    for _, row in claims.iterrows():
-        against = f" (against {row['compared with']})" if row["compared with"] != "—" else ""
-        lines.append(f"- {row['dataset']}, {row['likelihood']}: *{row['claim']}*{against}: "
-                     f"**{row['verdict']}** — {row['mean ± sd']}.")
-    return "\n".join(lines)
