@@ -119,3 +119,40 @@ def test_the_data_chapter_runs_through_the_command(tmp_path):
     injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert 'dataset = "digits"' in "".join(injected[0]["source"])
     assert entry["commit"] and entry["host"]
+
+
+def test_a_second_sweep_on_the_same_folder_stops_at_once(tmp_path, capsys):
+    from companion.reproduce.ledger import Ledger
+
+    results = tmp_path / "results"
+    tiny = chapters(tmp_path / "notebooks")
+    with Ledger(results).sweep_lock():
+        status = main(["--results-dir", str(results), "--no-progress"], chapters=tiny)
+    assert status == 2 and f"another sweep (process {os.getpid()})" in capsys.readouterr().err
+    assert load_records("tiny", results) == [], "nothing ran twice"
+    assert main(["--results-dir", str(results), "--no-progress"], chapters=tiny) == 0, "released"
+
+
+def test_evidence_is_not_recorded_from_uncommitted_code_unless_asked(tmp_path, monkeypatch, capsys):
+    import companion.reproduce.__main__ as command
+
+    results = tmp_path / "results"
+    tiny = chapters(tmp_path / "notebooks", {"cpu-long": {"scale": [1.0]}, "cpu": {"scale": [1.0]}})
+    monkeypatch.setattr(command, "checkout_state", lambda: ("abc+dirty", "0123456789ab"))
+    status = main(["--results-dir", str(results), "--profile", "cpu-long", "--no-progress"], chapters=tiny)
+    error = capsys.readouterr().err
+    assert status == 2 and "uncommitted changes (abc+dirty, diff 0123456789ab)" in error
+    assert "--allow-dirty" in error and load_records("tiny", results) == []
+    assert main(["--results-dir", str(results), "--profile", "cpu", "--no-progress"], chapters=tiny) == 0
+    assert main(["--results-dir", str(results), "--profile", "cpu-long", "--allow-dirty", "--no-progress"],
+                chapters=tiny) == 0
+
+
+def test_a_profile_only_some_chapters_have_runs_those_and_names_the_others(tmp_path, capsys):
+    tiny = chapters(tmp_path / "notebooks")
+    other = chapters(tmp_path / "other", {"cpu-long": {"scale": [3.0]}})
+    both = {"tiny": tiny["tiny"], "other": other["tiny"]}
+    status = main(["--results-dir", str(tmp_path / "results"), "--profile", "cpu-long", "--dry-run"],
+                  chapters=both)
+    out = capsys.readouterr().out
+    assert status == 0 and out.startswith("1 runs, 1 to run")

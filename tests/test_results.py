@@ -86,3 +86,40 @@ def test_profiles_are_never_pooled(tmp_path):
     assert results.load_runs("ppca", directory=tmp_path, profile="cpu-long")["gap"].tolist() == [2.0]
     assert len(results.load_runs("ppca", directory=tmp_path)) == 3
     assert results.load_runs("ppca", directory=tmp_path, profile="none").empty
+
+
+def test_a_record_names_the_commit_its_run_started_from(tmp_path, monkeypatch):
+    monkeypatch.setenv(results.RUN_COMMIT_VARIABLE, "f" * 40 + "+dirty")
+    monkeypatch.setenv(results.RUN_DIFF_VARIABLE, "0123456789ab")
+    path = results.record_run("ppca", {"profile": "cpu"}, {"gap": 0.0}, wall_time_s=0, device="cpu",
+                              directory=tmp_path)
+    record = json.loads(path.read_text())
+    assert record["commit"] == "f" * 40 + "+dirty" and record["diff"] == "0123456789ab"
+
+
+def test_a_run_outside_a_sweep_records_to_scratch_not_to_the_evidence(monkeypatch):
+    monkeypatch.delenv("COMPANION_RESULTS_DIR", raising=False)
+    assert results.results_dir() == results.repository_root() / ".scratch" / "results"
+    assert results.results_dir() != results.stored_results_dir()
+
+
+def test_uncommitted_code_is_dirty_with_the_diff_hash_and_the_results_store_is_not_code(tmp_path, monkeypatch):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "data" / "results").mkdir(parents=True)
+    (tmp_path / "data" / "results" / "ledger.json").write_text("{}\n")
+    git("add", ".")
+    git("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "-m", "one")
+    monkeypatch.setenv("COMPANION_ROOT", str(tmp_path))
+    commit, diff = results.checkout_state()
+    assert diff is None and len(commit) == 40
+    (tmp_path / "data" / "results" / "ledger.json").write_text('{"status": "running"}\n')
+    assert results.checkout_state() == (commit, None), "a sweep's own ledger is not code"
+    (tmp_path / "code.py").write_text("x = 2\n")
+    dirty, diff = results.checkout_state()
+    assert dirty == commit + "+dirty" and len(diff) == 12

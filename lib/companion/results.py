@@ -5,10 +5,15 @@ profile, the device, library versions, the git commit, wall time, date and the m
 of rows, e.g. one per model). Records are written atomically (temporary file + rename) so a
 crash never leaves half a file.
 
-Writes go to :func:`results_dir`: ``$COMPANION_RESULTS_DIR`` when set (tests and book builds
-set it to a scratch folder, so neither changes the checkout), else ``data/results``. Chapters'
-tables read the committed store ``data/results`` with :func:`load_runs`, so a paper-scale run
-recorded there appears in the book after a rebuild.
+Writes go to :func:`results_dir`: ``$COMPANION_RESULTS_DIR`` when set, else the scratch folder
+``.scratch/results`` of the checkout, so a notebook run by hand (papermill, the book build, the
+tests) never changes the evidence. The evidence store ``data/results`` is written by a sweep
+(``python -m companion.reproduce``, which files each finished run's records there) or by a run
+asked to (``COMPANION_RESULTS_DIR=data/results``). Chapters' tables read the committed store with
+:func:`load_runs`, so a paper-scale run recorded there appears in the book after a rebuild.
+
+A record names the commit its run *started* from (a sweep passes it to the notebook in
+``$COMPANION_RUN_COMMIT``) and, when the checkout had uncommitted changes, the hash of that diff.
 """
 
 from __future__ import annotations
@@ -35,11 +40,16 @@ from companion.paths import repository_root
 _VERSIONED = ("torch", "numpy", "scipy", "pandas", "scikit-learn", "companion-splitnet-vhcr-vlae")
 
 
+#: Environment variables through which a sweep tells a run's record where the run started.
+RUN_COMMIT_VARIABLE, RUN_DIFF_VARIABLE = "COMPANION_RUN_COMMIT", "COMPANION_RUN_DIFF"
+
+
 def results_dir() -> Path:
-    """Folder records are written to ($COMPANION_RESULTS_DIR, else data/results)."""
+    """Folder records are written to ($COMPANION_RESULTS_DIR, else the checkout's
+    .scratch/results: a run outside a sweep records to scratch unless asked)."""
     if os.environ.get("COMPANION_RESULTS_DIR"):
         return Path(os.environ["COMPANION_RESULTS_DIR"]).expanduser()
-    return stored_results_dir()
+    return repository_root() / ".scratch" / "results"
 
 
 def stored_results_dir() -> Path:
@@ -77,19 +87,27 @@ def library_versions() -> dict[str, str]:
 
 
 def git_commit() -> str:
-    """The checkout's commit (with "+dirty" when files changed), or "unknown" outside git."""
+    """The checkout's commit (with "+dirty" when tracked code changed), or "unknown" outside git."""
+    return checkout_state()[0]
+
+
+def checkout_state() -> tuple[str, str | None]:
+    """The checkout's commit (``+dirty`` when tracked files changed) and, when dirty, the
+    SHA-256 of ``git diff HEAD`` (first 12 digits), so a record made from uncommitted code
+    names the code it ran; ("unknown", None) outside git. The results store ``data/results``
+    does not count: a sweep's own records and ledger entries are not code."""
     root = repository_root()
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, check=True,
-        ).stdout.strip()
+        diff = subprocess.run(["git", "diff", "HEAD", "--", ".", ":(exclude)data/results"],
+                              cwd=root, capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + ("+dirty" if dirty else "")
+        return "unknown", None
+    if not diff:
+        return commit, None
+    return commit + "+dirty", hashlib.sha256(diff).hexdigest()[:12]
 
 
 def run_key(chapter: str, params: Mapping[str, Any]) -> str:
@@ -133,6 +151,9 @@ def record_run(
     rows = [significant(row) for row in rows]
     now = datetime.now(timezone.utc)
     key = run_key(chapter, params)
+    commit, diff = checkout_state()
+    if os.environ.get(RUN_COMMIT_VARIABLE):  # a sweep: the commit the run started from
+        commit, diff = os.environ[RUN_COMMIT_VARIABLE], os.environ.get(RUN_DIFF_VARIABLE) or None
     record = {
         "chapter": chapter,
         "run_id": f"{now:%Y%m%dT%H%M%S%fZ}-{key}",
@@ -141,7 +162,8 @@ def record_run(
         "profile": params.get("profile"),
         "device": device,
         "versions": library_versions(),
-        "commit": git_commit(),
+        "commit": commit,
+        **({"diff": diff} if diff else {}),
         "wall_time_s": round(float(wall_time_s), 3),
         "date": now.isoformat(timespec="seconds"),
         "metrics": rows,

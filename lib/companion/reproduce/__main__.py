@@ -11,6 +11,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
@@ -19,11 +20,11 @@ from pathlib import Path
 import pandas as pd
 
 from companion.reproduce.executors import LocalExecutor, SlurmExecutor, SlurmOptions, slurm_minutes
-from companion.reproduce.ledger import Ledger
+from companion.reproduce.ledger import Ledger, SweepRunning
 from companion.reproduce.plan import (ChapterSpec, Run, expand, parse_assignments, parse_seeds,
                                       plan_table, registered_chapters, subgrids)
 from companion.reproduce.sweep import exit_code, sweep
-from companion.results import load_records, results_dir
+from companion.results import checkout_state, load_records, stored_results_dir
 
 
 def parser() -> argparse.ArgumentParser:
@@ -47,6 +48,8 @@ def parser() -> argparse.ArgumentParser:
                       "full data sets)")
     what.add_argument("--force", action="store_true", help="run again even runs already done")
     what.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    what.add_argument("--allow-dirty", action="store_true", help="record cpu-long or paper evidence "
+                      "from a checkout with uncommitted changes (each record then keeps the diff's hash)")
     how = p.add_argument_group("how to run")
     how.add_argument("--executor", choices=["local", "slurm"], default="local",
                      help="local: worker processes on this machine; slurm: one array job per "
@@ -80,7 +83,8 @@ def parser() -> argparse.ArgumentParser:
 
 def plan_runs(args: argparse.Namespace, chapters: Mapping[str, ChapterSpec]) -> list[Run]:
     """Every run the options select, chapter by chapter."""
-    names = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else list(chapters)
+    names = ([c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else
+             [name for name, spec in chapters.items() if args.profile in spec.grid])
     unknown = [name for name in names if name not in chapters]
     if unknown:
         raise ValueError(f"--chapters: {unknown} cannot run; chapters with a notebook and a "
@@ -114,6 +118,20 @@ def make_executor(args: argparse.Namespace, folder: Path) -> LocalExecutor | Slu
     return SlurmExecutor(folder, options, poll_s=args.poll_seconds)
 
 
+#: Profiles whose records are the book's evidence: recorded only from committed code.
+EVIDENCE_PROFILES = ("cpu-long", "paper")
+
+
+def refuse_dirty_evidence(args: argparse.Namespace) -> None:
+    """Stop a sweep of evidence profiles from a checkout with uncommitted changes (ValueError),
+    unless ``--allow-dirty`` was given."""
+    commit, diff = checkout_state()
+    if args.profile in EVIDENCE_PROFILES and diff and not args.allow_dirty:
+        raise ValueError(f"the checkout has uncommitted changes ({commit}, diff {diff}); "
+                         f"{args.profile!r} records are evidence and must name the commit that made "
+                         "them: commit first, or pass --allow-dirty (records then keep the diff's hash)")
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """Turn SIGTERM into KeyboardInterrupt, so a killed sweep stops cleanly and says so."""
     raise KeyboardInterrupt(f"signal {signum}")
@@ -128,12 +146,14 @@ def main(argv: Sequence[str] | None = None, chapters: Mapping[str, ChapterSpec] 
     missing: dict[str, str] = {}
     if chapters is None:
         chapters, missing = registered_chapters()
-    folder = (args.results_dir or results_dir()).resolve()
+    folder = (args.results_dir or Path(os.environ.get("COMPANION_RESULTS_DIR") or stored_results_dir())).resolve()
     ledger = Ledger(folder)
     try:
         if args.retries < 0:
             raise ValueError(f"--retries {args.retries}: give 0 or more")
         runs = plan_runs(args, chapters)
+        if not args.dry_run:
+            refuse_dirty_evidence(args)
         executor = None if args.dry_run else make_executor(args, folder)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -153,8 +173,12 @@ def main(argv: Sequence[str] | None = None, chapters: Mapping[str, ChapterSpec] 
             return 0
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
-            summary = sweep(runs, executor, ledger, retries=args.retries, force=args.force,
-                            progress=not args.no_progress)
+            with ledger.sweep_lock():
+                summary = sweep(runs, executor, ledger, retries=args.retries, force=args.force,
+                                progress=not args.no_progress)
+        except SweepRunning as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         finally:
             signal.signal(signal.SIGTERM, previous)
             executor.close()

@@ -27,7 +27,7 @@ from typing import Any, Iterator
 
 from companion.reproduce.ledger import Ledger
 from companion.reproduce.plan import Run
-from companion.results import git_commit
+from companion.results import RUN_COMMIT_VARIABLE, RUN_DIFF_VARIABLE, checkout_state
 from companion.training import CHECKPOINT_DIR_VARIABLE
 
 #: Lines of a failed run's traceback (or kernel log) kept in its ledger entry.
@@ -108,14 +108,15 @@ def execute_run(run: Run, results_dir: str, attempt: int = 1, executor: str = "l
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "results").mkdir(parents=True)
     executed = staging / "executed.ipynb"
+    commit, diff = checkout_state()
     identity = {"attempt": attempt, "executor": executor, "host": socket.gethostname(),
-                "job_id": slurm_job_id(),
-                "commit": git_commit(), "started": now()}
+                "job_id": slurm_job_id(), "commit": commit, "started": now()}
     ledger.write(run, status="running", **identity)
     start = time.perf_counter()
     try:
         with _environment(COMPANION_RESULTS_DIR=str(staging / "results"),
-                          **{CHECKPOINT_DIR_VARIABLE: str(ledger.checkpoint_dir(run))}), \
+                          **{CHECKPOINT_DIR_VARIABLE: str(ledger.checkpoint_dir(run)),
+                             RUN_COMMIT_VARIABLE: commit, RUN_DIFF_VARIABLE: diff or ""}), \
                 _stderr_to(staging / "kernel.log"):
             papermill.execute_notebook(
                 run.notebook, str(executed), parameters=run.parameters,

@@ -12,7 +12,11 @@ Statuses: ``submitted`` (queued on Slurm), ``running``, ``done``, ``failed`` (wi
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,10 @@ from companion.reproduce.plan import Run
 from companion.results import atomic_write_text
 
 FOLDER = "_reproduce"
+
+
+class SweepRunning(RuntimeError):
+    """Another sweep holds the results folder."""
 
 
 class Ledger:
@@ -47,6 +55,31 @@ class Ledger:
         """Where ``run``'s models keep their checkpoints until it is done (kept across its
         attempts; a new code version starts afresh)."""
         return self.root / "checkpoints" / f"{run.chapter}-{run.key}-{run.code_version}"
+
+    @contextmanager
+    def sweep_lock(self) -> Iterator[None]:
+        """Hold the results folder for one sweep: a second sweep on the same folder stops at
+        once (:class:`SweepRunning`, naming the holder's process) instead of running the same
+        runs again. The lock is the operating system's (``flock``), released when the sweep
+        ends, however it ends."""
+        path = self.root / "sweep.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as error:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise SweepRunning(f"another sweep (process {holder}) is running on {self.results_dir}; "
+                                   "wait for it, or give this one another --results-dir") from error
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def slurm_dir(self) -> Path:
         """Folder of submitit's job scripts, pickles and logs."""
