@@ -77,7 +77,8 @@ def write_svhn(folder: Path, split: str, stored_labels: list[int]) -> np.ndarray
     return pixels
 
 
-ARRAY_REBUILD = np.empty(0).__reduce__()[0]
+# numpy's array and scalar reconstructors, with the names numpy 1.x (and Python 2) pickled them by
+NUMPY_CORE_NAMES = {"_reconstruct": np.empty(0).__reduce__()[0], "scalar": np.int64(0).__reduce__()[0]}
 
 
 class Python2Pickler(pickle._Pickler):
@@ -96,11 +97,12 @@ class Python2Pickler(pickle._Pickler):
     dispatch[str] = save_text
 
     def save_global(self, obj: object, name: str | None = None) -> None:
-        if obj is ARRAY_REBUILD:
-            self.write(pickle.GLOBAL + b"numpy.core.multiarray\n_reconstruct\n")
-            self.memoize(obj)
-        else:
+        core_name = next((key for key, value in NUMPY_CORE_NAMES.items() if value is obj), None)
+        if core_name is None:
             super().save_global(obj, name)
+        else:
+            self.write(pickle.GLOBAL + b"numpy.core.multiarray\n" + core_name.encode() + b"\n")
+            self.memoize(obj)
 
 
 def write_python2_pickle(path: Path, value: object) -> None:
@@ -308,6 +310,24 @@ def test_cifar_batches_resaved_by_python3_load(tmp_path: Path, protocol: int) ->
         np.testing.assert_allclose(loaded.images.reshape(len(data), -1), data / 255.0, atol=1e-7)
 
 
+@pytest.mark.parametrize("protocol", ["python2", 2, 4, 5])
+def test_cifar_batch_with_numpy_scalar_labels_loads(tmp_path: Path, protocol: object) -> None:
+    """Labels as numpy integer scalars, what ``list(np.asarray(labels))`` holds when pickled."""
+    path = tmp_path / "cifar-10-batches-py" / "test_batch"
+    data = RNG.integers(0, 256, size=(3, 3072), dtype=np.uint8)
+    batch = {b"data": data, b"labels": list(np.asarray([0, 9, 4]))}
+    assert isinstance(batch[b"labels"][0], np.integer)
+    if protocol == "python2":
+        write_python2_pickle(path, batch)
+    else:
+        path.parent.mkdir(parents=True)
+        with path.open("wb") as file:
+            pickle.dump(batch, file, protocol=protocol)
+    loaded = load_cifar("cifar10", tmp_path, "test")
+    np.testing.assert_array_equal(loaded.labels, [0, 9, 4])
+    np.testing.assert_allclose(loaded.images.reshape(3, -1), data / 255.0, atol=1e-7)
+
+
 def test_cifar_truncated_batch_names_it(tmp_path: Path) -> None:
     write_cifar10(tmp_path)
     path = tmp_path / "cifar-10-batches-py" / "data_batch_3"
@@ -330,22 +350,48 @@ def test_cifar_batch_with_wrong_contents_names_it(tmp_path: Path) -> None:
 
 
 class RunsCommand:
-    """Unpickling this calls ``function(argument)``: what a malicious pickle does."""
+    """Unpickling this calls ``function(*arguments)``: what a malicious pickle does."""
 
-    def __init__(self, function: object, argument: str) -> None:
-        self.function, self.argument = function, argument
+    def __init__(self, function: object, *arguments: object) -> None:
+        self.function, self.arguments = function, arguments
 
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return self.function, (self.argument,)
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return self.function, self.arguments
 
 
-@pytest.mark.parametrize("function", [os.system, eval], ids=["os.system", "eval"])
-def test_unpickler_refuses_code(tmp_path: Path, function: object) -> None:
+def _command(function: object, marker: Path) -> RunsCommand:
+    """A call of ``function`` that creates ``marker``: a shell command, or Python code."""
+    if function is os.system:
+        return RunsCommand(function, f"touch {marker}")
+    code = f"open({str(marker)!r}, 'w')"
+    return RunsCommand(function, code) if function is eval else RunsCommand(function, code, {})
+
+
+# eval, and a gadget inside numpy itself (exec of its first argument), beside os.system
+CODE_RUNNERS = [os.system, eval, np.testing._private.utils.runstring]
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+@pytest.mark.parametrize("function", CODE_RUNNERS, ids=["os.system", "eval", "numpy runstring"])
+def test_unpickler_refuses_code(tmp_path: Path, function: object, protocol: int) -> None:
     marker = tmp_path / "pwned"
-    command = f"touch {marker}" if function is os.system else f"open({str(marker)!r}, 'w')"
     path = tmp_path / "data_batch_1"
-    path.write_bytes(pickle.dumps(RunsCommand(function, command)))
+    path.write_bytes(pickle.dumps(_command(function, marker), protocol=protocol))
     with pytest.raises(CorruptDataError, match=f"global .*{function.__name__}") as error:
+        read_python_batch(path, [b"data"])
+    assert_names(error, path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_unpickler_refuses_code_among_numpy_scalar_labels(tmp_path: Path, protocol: int) -> None:
+    """Admitting numpy's scalar reconstructor admits nothing else beside it."""
+    marker = tmp_path / "pwned"
+    path = tmp_path / "data_batch_1"
+    labels = [*np.asarray([1, 2]), _command(os.system, marker)]
+    path.write_bytes(pickle.dumps({b"data": np.zeros((3, 3072), np.uint8), b"labels": labels},
+                                  protocol=protocol))
+    with pytest.raises(CorruptDataError, match="global .*system") as error:
         read_python_batch(path, [b"data"])
     assert_names(error, path)
     assert not marker.exists()

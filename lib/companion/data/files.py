@@ -8,7 +8,7 @@ read as its format (truncated, wrong header, wrong contents) raises
 :class:`~companion.data.errors.CorruptDataError` naming the file.
 
 CIFAR's python batches are pickles, which can run code when loaded: they are read with an
-unpickler that admits only numpy arrays and plain containers.
+unpickler that admits only numpy arrays, numpy scalars and plain containers.
 """
 
 from __future__ import annotations
@@ -216,9 +216,13 @@ def load_svhn(folder: Path, split: str) -> ImageSet:
 _ARRAY_REBUILD = np.empty(0).__reduce__()[0]  # numpy's _reconstruct, wherever it lives
 # how numpy ≥ 1.16 rebuilds an array pickled with protocol 5 (from its raw buffer)
 _FROM_BUFFER = np.empty(0).__reduce_ex__(5)[0]
+# how numpy rebuilds a scalar (np.int64(3), as list(np.asarray(labels)) holds) from dtype and bytes
+_SCALAR_REBUILD = np.int64(0).__reduce__()[0]
 PICKLE_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy.core.multiarray", "_reconstruct"): _ARRAY_REBUILD,
     ("numpy._core.multiarray", "_reconstruct"): _ARRAY_REBUILD,
+    ("numpy.core.multiarray", "scalar"): _SCALAR_REBUILD,
+    ("numpy._core.multiarray", "scalar"): _SCALAR_REBUILD,
     ("numpy.core.numeric", "_frombuffer"): _FROM_BUFFER,
     ("numpy._core.numeric", "_frombuffer"): _FROM_BUFFER,
     # Python 3 writes bytes into protocol-2 pickles as _codecs.encode(text, "latin1")
@@ -232,7 +236,7 @@ PICKLE_GLOBALS: dict[tuple[str, str], Any] = {
 
 
 class ArrayUnpickler(pickle.Unpickler):
-    """Unpickles plain containers and numpy arrays only; any other global is refused.
+    """Unpickles plain containers, numpy arrays and numpy scalars only; any other global is refused.
 
     Python 2 pickles (like CIFAR's) are read with ``encoding="bytes"``: their strings,
     dictionary keys included, come back as bytes.
@@ -247,7 +251,7 @@ class ArrayUnpickler(pickle.Unpickler):
         if (module, name) not in PICKLE_GLOBALS:
             raise CorruptDataError(
                 f"{self.path}: refuses to load the global {module}.{name}; a data batch holds "
-                f"only numpy arrays and plain containers, so this file is not one"
+                f"only numpy arrays, numpy scalars and plain containers, so this file is not one"
             )
         return PICKLE_GLOBALS[module, name]
 
