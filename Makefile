@@ -31,8 +31,15 @@ $(MATHJAX)/tex-chtml.js:
 book: install mathjax
 	$(BIN)/jupyter-book build book/ -W -n --keep-going
 
+# Two workers (the machine's two cores; a chapter trains on one thread), each test file on one
+# worker, so a notebook's cells run in order in one kernel and tests that wait on Slurm or a
+# subprocess overlap with the CPU-bound ones. `make test CHAPTERS=vlae` runs the unit tests and
+# that chapter's notebook only: a chapter author's inner loop.
+TEST_PATHS := $(if $(filter command line,$(origin CHAPTERS)),tests $(foreach chapter,$(CHAPTERS),notebooks/$(chapter).ipynb))
+PYTEST_WORKERS ?= 2
+
 test: install mathjax
-	$(BIN)/pytest --nbval
+	$(BIN)/pytest --nbval -n $(PYTEST_WORKERS) --dist loadfile $(TEST_PATHS)
 
 # The chapters re-run under kernels other CPUs would pick, compared with the committed outputs
 # (results within the tolerances the chapters state, everything else exactly): what `make test`

@@ -1,8 +1,12 @@
 """The built book in a real browser: every page loads cleanly, offline, with its images and math.
 
-The test builds the book exactly as ``make book`` does (same command, same folder
-``book/_build``, so the jupyter-cache it fills is the one ``make book`` reuses), serves
-``book/_build/html`` on 127.0.0.1 and opens every page in headless Chromium driven by
+The test builds the book as ``make book`` does (the same command and configuration) but from
+the chapters' committed outputs, without executing them: ``pytest --nbval`` re-runs every
+chapter in the same test run and fails when the code no longer regenerates those outputs, so a
+chapter executes once per ``make test``. The pages that read the records (the summary and the
+runs page) still execute. It builds into ``.scratch/book-test`` (``make book``'s own build and
+cache in ``book/_build`` are left alone), serves its ``html`` on 127.0.0.1 and opens every page
+in headless Chromium driven by
 Playwright: the system's (Debian's ``chromium``, ``chromium-browser``, Google Chrome) or the one
 ``playwright install chromium`` downloaded; as root (CI) with neither, apt-get installs Debian's.
 The Library reference pages are toc pages like the others. Per page: no console
@@ -10,7 +14,7 @@ error, no failed request, no request to another host, every image loaded, every 
 by MathJax, no raw ``$...$`` or Markdown backticks left in the prose, no content wider than the
 text column (code may scroll sideways, tables and display equations must fit whole), no link to
 a missing page or anchor. The search page must find a term of the introduction. A screenshot of
-each page's first screen goes to ``book/_build/screenshots/``. Each chapter's download menu
+each page's first screen goes to ``.scratch/book-test/screenshots/``. Each chapter's download menu
 offers the notebook and its Jupytext source; both answer 200, with their types and contents.
 """
 
@@ -35,9 +39,10 @@ from playwright.sync_api import BrowserContext, Page, Route, sync_playwright
 from companion.runs_page import runs_table_html
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD = ROOT / "book" / "_build"
+OUTPUT = ROOT / ".scratch" / "book-test"
+BUILD = OUTPUT / "_build"
 HTML = BUILD / "html"
-SCREENSHOTS = BUILD / "screenshots"
+SCREENSHOTS = OUTPUT / "screenshots"
 MATHJAX = ROOT / "book" / "_assets" / "mathjax" / "tex-chtml.js"
 #: Chromium and Chrome as Linux distributions name them, looked for on PATH.
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -111,13 +116,18 @@ def chromium() -> Path:
 
 @pytest.fixture(scope="module")
 def site() -> Path:
-    """book/_build/html, built now exactly as `make book` builds it."""
+    """The book built now as `make book` builds it, the chapters rendered from their committed
+    outputs (execute_notebooks: off; nbval checks those outputs against the code)."""
     if not MATHJAX.exists():
         _run(["make", "mathjax"], "copying MathJax from npm", cwd=ROOT)
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    config["execute"]["execute_notebooks"] = "off"
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    (OUTPUT / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     env = {"COMPANION_RESULTS_DIR": str(ROOT / ".scratch" / "results"), **os.environ}
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    _run([str(jupyter_book), "build", "book/", "-W", "-n", "--keep-going"], "jupyter-book build",
-         cwd=ROOT, env=env)
+    _run([str(jupyter_book), "build", "book/", "--config", str(OUTPUT / "_config.yml"),
+          "--path-output", str(OUTPUT), "-W", "-n", "--keep-going"], "jupyter-book build", cwd=ROOT, env=env)
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True)
     return HTML
