@@ -53,17 +53,17 @@ def measure(variant: str, profile: str, steps: int, device: str, threads: int) -
     """Words per second and memory of ``steps`` training steps of ``variant`` at ``profile`` sizes."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    params = dict(PROFILES[profile])
-    data = load_dialogue_data("chitchat", max_vocab_size=params["max_vocab_size"], min_count=params["min_count"],
-                              max_turns=params["max_turns"], max_tokens=params["max_tokens"],
-                              train_conversations=max(params["train_conversations"],
-                                                      params["batch_size"] * (steps + 1)))
+    params = PROFILES[profile]
+    data = load_dialogue_data("chitchat", max_vocab_size=params.max_vocab_size, min_count=params.min_count,
+                              max_turns=params.max_turns, max_tokens=params.max_tokens,
+                              train_conversations=max(params.train_conversations,
+                                                      params.batch_size * (steps + 1)))
     vocabulary = PAPER_VOCABULARY if profile == "paper" else len(data.vocabulary)
     target = resolve_device(device)
     model = build_model(variant, vocabulary, params).to(target)
-    optimizer = torch.optim.Adam(model.parameters(), lr=params["learning_rate"])
-    loss_fn = annealed_loss(params["kl_annealing_steps"])
-    size = params["batch_size"]
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.learning_rate)
+    loss_fn = annealed_loss(params.kl_annealing_steps)
+    size = params.batch_size
     batches = [(data.train.tokens[i:i + size].to(target), data.train.turn_lengths[i:i + size].to(target))
                for i in range(0, size * (steps + 1), size)]
     state = TrainState(model=model, optimizer=optimizer)
@@ -72,7 +72,7 @@ def measure(variant: str, profile: str, steps: int, device: str, threads: int) -
         loss = loss_fn(model, batch, state)["loss"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), params["grad_clip"])
+        torch.nn.utils.clip_grad_norm_(model.parameters(), params.grad_clip)
         optimizer.step()
 
     model.train()

@@ -1,4 +1,6 @@
-"""The VHCR chapter's cpu-long evidence, computed from constructed records."""
+"""The VHCR chapter's claims and cpu-long evidence, decided on constructed records."""
+
+import math
 
 import matplotlib
 
@@ -7,33 +9,53 @@ matplotlib.use("Agg")
 import pandas as pd
 import pytest
 
+from companion import results
+from companion.config import resolve
+from companion.evidence import (INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, NOT_TESTED, REPRODUCED, decide,
+                                decision_frame, holm)
 from companion.results import load_runs, record_run
-from companion.vhcr import settings
-from companion.vhcr.evidence import (ablation, claim_checks, history, paired_verdict, per_seed,
-                                     plot_history, seed_spread)
+from companion.vhcr.evidence import (CLAIMS, COLLAPSED_BELOW, ablation, decision_text, findings, history,
+                                     per_seed, plot_history, seed_spread, settings_of)
+from companion.vhcr.settings import PROFILES
 
 #: Test KLs per word (z_utt, z_conv) and NLL of each variant, seed 0; other seeds scale them.
 _BASE = {"hred": (0.0, 0.0, 4.0), "vhred": (1e-4, 0.0, 4.1), "vhcr": (2e-4, 1e-3, 4.05),
          "vhcr_ud": (3e-4, 0.02, 4.02)}
 
 
-def _rows(seed, base=_BASE):
+def _rows(seed, base=_BASE, jitter=0.0):
     rows = []
     for variant, (kl_utt, kl_conv, nll) in base.items():
         scale = 1 + seed / 10
+        conv = kl_conv * scale * (1 + jitter * seed if variant == "vhcr_ud" else 1)
         rows.append({"variant": variant, "model": variant.upper(), "NLL": nll + seed / 100,
-                     "KL z_utt": kl_utt * scale, "KL z_conv": kl_conv * scale,
+                     "KL z_utt": kl_utt * scale, "KL z_conv": conv,
                      "train history": [{"epoch": e, "step": 10 * (e + 1), "kl_utterance": kl_utt * (e + 1),
                                         "kl_conversation": kl_conv * (e + 1), "kl_weight": 1.0} for e in range(3)]})
     return rows
 
 
-def _runs(tmp_path, seeds, base=_BASE):
+def _record(directory, profile="cpu-long", rows=None, **given):
+    record_run("vhcr", resolve(PROFILES, profile, **given).record(), rows or _rows(given.get("seed", 0)),
+               wall_time_s=1.0, device="cpu", directory=directory)
+
+
+def _runs(tmp_path, seeds, base=_BASE, jitter=0.0):
     for seed in seeds:
-        record_run("vhcr", settings("cpu-long", seed=seed), _rows(seed, base), wall_time_s=1.0, device="cpu",
-                   directory=tmp_path)
-    record_run("vhcr", settings("cpu", seed=9), _rows(9), wall_time_s=1.0, device="cpu", directory=tmp_path)
+        _record(tmp_path, seed=seed, rows=_rows(seed, base, jitter))
+    _record(tmp_path, "cpu", seed=9, rows=_rows(9))
     return load_runs("vhcr", tmp_path, profile="cpu-long")
+
+
+def _verdicts(runs, scale="cpu-long"):
+    return {decision.claim.key: decision for decision in decide(findings(scale, runs))}
+
+
+def test_claims_are_declared_once_under_the_chapter_and_one_paper():
+    assert [claim.key for claim in CLAIMS] == ["vhcr/vhred-collapses-vhcr-does-not", "vhcr/utterance-drop-keeps-zconv"]
+    assert all(claim.key.startswith("vhcr/") and claim.chapter == "vhcr" for claim in CLAIMS)
+    assert {claim.paper for claim in CLAIMS} == {"VHCR (NAACL 2018)"}
+    assert "0.503" in CLAIMS[0].reported  # the paper's KL, read from data/paper/vhcr_reported.csv
 
 
 def test_per_seed_and_spread_keep_profiles_apart_and_order_models(tmp_path):
@@ -47,39 +69,87 @@ def test_per_seed_and_spread_keep_profiles_apart_and_order_models(tmp_path):
     assert spread.loc["HRED", "NLL mean"] == pytest.approx(4.01)
 
 
+def test_a_model_recorded_twice_for_one_seed_keeps_its_last_row(tmp_path):
+    runs = _runs(tmp_path, [0])
+    again = runs[runs["variant"] == "vhcr_ud"].assign(**{"KL z_conv": 0.5})
+    seeds = per_seed(pd.concat([runs, again], ignore_index=True))
+    assert seeds.loc[seeds["variant"] == "vhcr_ud", "KL z_conv"].tolist() == [0.5]
+
+
 def test_nothing_recorded_renders_empty_tables_and_claims_not_run(tmp_path):
-    seeds = per_seed(load_runs("vhcr", tmp_path, profile="cpu-long"))
+    runs = load_runs("vhcr", tmp_path, profile="cpu-long")
+    seeds = per_seed(runs)
     assert seeds.empty and seed_spread(seeds).empty and ablation(seeds).empty and history(seeds).empty
-    claims = claim_checks(seeds)
-    assert (claims["verdict"] == "not run").all()
-    assert claims["sentence"].str.startswith("Not run").all()
+    decisions = decide(findings("cpu-long", runs))
+    assert [d.claim.key for d in decisions] == [claim.key for claim in CLAIMS]
+    assert {d.verdict for d in decisions} == {NOT_RUN}
+    assert len(decision_frame(decisions)) == 2
     plot_history(history(seeds), ["VHRED"])
 
 
-def test_claims_reproduced_when_every_seed_separates_across_the_threshold(tmp_path):
-    claims = claim_checks(per_seed(_runs(tmp_path, [0, 1, 2])))
-    assert (claims["verdict"] == "reproduced").all()
-    assert claims["sentence"].str.startswith("Reproduced: ").all()
-    assert "in 3 of 3 seeds" in claims.iloc[0]["sentence"] and "p = 0" in claims.iloc[0]["sentence"]
+def test_runs_without_a_latent_model_leave_the_claims_not_run(tmp_path):
+    hred_only = [row for row in _rows(0) if row["variant"] == "hred"]
+    _record(tmp_path, seed=0, rows=hred_only, models="hred")
+    runs = load_runs("vhcr", tmp_path, profile="cpu-long")
+    assert {d.verdict for d in decide(findings("cpu-long", runs))} == {NOT_RUN}
+    assert history(runs).empty
 
 
-def test_inconclusive_when_z_conv_stays_below_the_collapse_threshold(tmp_path):
+def test_claims_reproduced_when_the_latent_in_use_carries_more_in_every_seed(tmp_path):
+    decided = _verdicts(_runs(tmp_path, [0, 1, 2], jitter=0.2))
+    assert {d.verdict for d in decided.values()} == {REPRODUCED}
+    collapse = decided["vhcr/vhred-collapses-vhcr-does-not"]
+    expected = math.log(0.02 / 1e-4) + (math.log(1.2) + math.log(1.4)) / 3  # vhcr_ud's z_conv × 1, 1.2, 1.4
+    assert collapse.finding.seeds == 3 and collapse.finding.effect == pytest.approx(expected)
+    assert "in 3 of 3 seeds" in collapse.finding.detail and collapse.reason == ""
+
+
+def test_the_family_is_adjusted_by_holm(tmp_path):
+    decided = decide(findings("cpu-long", _runs(tmp_path, [0, 1, 2], jitter=0.5)))
+    raw = [d.finding.p_value for d in decided]
+    assert all(0 < p < 1 for p in raw)
+    assert [d.p_adjusted for d in decided] == pytest.approx(holm(raw))
+
+
+def test_not_tested_when_the_latent_in_use_is_collapsed_in_every_seed(tmp_path):
     base = {**_BASE, "vhcr_ud": (3e-4, 4e-3, 4.02)}
-    claims = claim_checks(per_seed(_runs(tmp_path, [0, 1, 2], base)))
-    assert (claims["verdict"] == "inconclusive").all()
-    assert claims["sentence"].str.startswith("Inconclusive at this scale").all()
-    assert "not with" in claims.iloc[1]["sentence"]
+    decided = _verdicts(_runs(tmp_path, [0, 1, 2], base))
+    assert {d.verdict for d in decided.values()} == {NOT_TESTED}
+    reason = decided["vhcr/utterance-drop-keeps-zconv"].reason
+    assert f"below {COLLAPSED_BELOW:g} nats per word in every seed" in reason
+    assert "seed 0: 0.004 vs 0.001" in reason and "seed 2: 0.0048 vs 0.0012" in reason
+    assert all(math.isnan(d.p_adjusted) for d in decided.values())  # out of the Holm family
+    assert "Not tested: " in decision_text(decided.values())
 
 
-def test_too_few_seeds_or_disagreeing_seeds_are_inconclusive(tmp_path):
-    claims = claim_checks(per_seed(_runs(tmp_path, [0, 1])))
-    assert claims.loc["utterance drop keeps z_conv in use", "sentence"] == (
-        "Inconclusive: 2 seeds recorded with both models, 3 needed.")
-    index = pd.Index([0, 1, 2])
-    assert paired_verdict(pd.Series([1.0, 1.0, 1.0], index), pd.Series([2.0, 0.5, 2.0], index)) == "inconclusive"
-    assert paired_verdict(pd.Series([1.0, 1.0, 1.0], index), pd.Series([0.5, 0.5, 0.5], index)) == "not reproduced"
-    with pytest.raises(ValueError, match="same seeds"):
-        paired_verdict(pd.Series([1.0], [0]), pd.Series([1.0], [1]))
+def test_one_seed_in_use_is_enough_to_test_the_claim(tmp_path):
+    _runs(tmp_path, [0, 1])
+    _record(tmp_path, seed=2, rows=_rows(2, {**_BASE, "vhcr_ud": (3e-4, 4e-3, 4.02)}))
+    decided = _verdicts(load_runs("vhcr", tmp_path, profile="cpu-long"))
+    assert all(d.verdict != NOT_TESTED for d in decided.values())
+
+
+def test_too_few_seeds_are_inconclusive_and_a_reversed_ratio_is_not_reproduced(tmp_path):
+    decided = _verdicts(_runs(tmp_path, [0, 1]))
+    assert {d.verdict for d in decided.values()} == {INCONCLUSIVE}
+    reversed_drop = {**_BASE, "vhcr": (2e-4, 0.05, 4.05)}
+    decided = _verdicts(_runs(tmp_path / "reversed", [0, 1, 2], reversed_drop, jitter=0.2))
+    assert decided["vhcr/utterance-drop-keeps-zconv"].verdict == NOT_REPRODUCED
+    assert decided["vhcr/vhred-collapses-vhcr-does-not"].verdict == REPRODUCED
+
+
+def test_findings_per_setting_and_committed_evidence_only_from_the_planned_grid(tmp_path, monkeypatch):
+    _runs(tmp_path, [0, 1, 2], jitter=0.2)
+    reversed_drop = {**_BASE, "vhcr": (2e-4, 0.05, 4.05)}
+    _record(tmp_path, seed=0, learning_rate=1e-3, rows=_rows(0, reversed_drop))  # not a planned run
+    runs = load_runs("vhcr", tmp_path, profile="cpu-long")
+    labels = [label for label, _ in settings_of(runs)]
+    assert labels == ["chitchat (learning_rate=0.002)", "chitchat (learning_rate=0.001)"]
+    assert {f.setting for f in findings("cpu-long", runs)} == set(labels)
+    monkeypatch.setattr(results, "stored_results_dir", lambda: tmp_path)
+    committed = decide(findings("cpu-long"))
+    assert {d.finding.setting for d in committed} == {"chitchat"}
+    assert {d.verdict for d in committed} == {REPRODUCED}
 
 
 def test_ablation_pairs_seeds_and_history_is_long_form(tmp_path):

@@ -1,32 +1,42 @@
-"""The VHCR chapter's ``cpu-long`` evidence: committed records → tables, a figure and verdicts.
+"""The VHCR paper's claims, declared once, and what the recorded runs say about them.
 
-The chapter never trains ``cpu-long``; it renders the records the sweep committed
-(:func:`companion.results.load_runs` with ``profile="cpu-long"``). Every table is per model with
-its spread over seeds, and each of the paper's two claims about the KL term is decided by a
-paired test over seeds (:func:`paired_verdict`):
+:data:`CLAIMS` holds the paper's two claims about the KL term (the sentence, the paper's number
+and the rule); :func:`findings` turns the records of one scale (by default the committed
+records of its planned grid, :func:`companion.reproduce.plan.planned_keys`) into one
+:class:`~companion.evidence.Finding` per claim and setting (:func:`settings_of`), which
+:func:`companion.evidence.decide` decides for the chapter and the summary page alike:
 
 1. degeneration: VHRED's latent collapses while VHCR's z_conv does not — per seed, the test KL
    per word of VHCR + utterance drop's z_conv against VHRED's z_t;
 2. utterance drop keeps z_conv in use — per seed, z_conv's test KL per word with utterance drop
    against without.
 
-Each is decided by the book's paired rule (:mod:`companion.evidence`) on the per-seed
-log-ratios of the two KLs; "reproduced" also needs the latent that should be in use to carry
-at least ``threshold`` nats per word in every seed while the other carries less (a significant
-ratio between two collapsed latents is "inconclusive" at this scale).
+The effect is the per-seed log-ratio log(KL in use / KL of the other), KLs being positive and
+spanning orders of magnitude, tested by a paired t-test over seeds. A claim is **not tested at
+this scale** when the latent that should stay in use is itself collapsed (KL per word below
+:data:`COLLAPSED_BELOW`) in every seed: a ratio between two collapsed latents says nothing about
+whether the latent is used.
+
+The rest renders the ``cpu-long`` records the sweep committed (the chapter never trains
+``cpu-long``): every table per model with its spread over seeds, the training histories and
+the utterance-drop ablation seed by seed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from companion import evidence
+from companion import paper
+from companion.evidence import RULE, Claim, Decision, Finding, describe, paired_finding, paired_statistics
 from companion.plotting import seed_points
+from companion.reproduce.plan import planned_keys
+from companion.results import load_runs
 from companion.vhcr.settings import LABELS, VARIANTS
 
 #: Test metrics per word of each model, as the records name them.
@@ -40,8 +50,9 @@ _COLUMNS = ["variant", "model", "seed", *METRICS]
 def per_seed(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (model, seed) of ``runs`` (from ``load_runs``): the test NLL and KLs per word.
 
-    Rows follow the order of :data:`VARIANTS`, then the seed; empty (with the columns) when
-    nothing is recorded.
+    Rows follow the order of :data:`VARIANTS`, then the seed; a model recorded twice with one
+    seed keeps its last row (a chapter's own run, appended after the store); empty (with the
+    columns) when nothing is recorded.
     """
     if not len(runs):
         return pd.DataFrame(columns=_COLUMNS)
@@ -49,6 +60,7 @@ def per_seed(runs: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"records lack the columns {missing}; expected VHCR chapter records")
     frame = runs.rename(columns={"param_seed": "seed"})[["variant", "seed", *METRICS]].copy()
+    frame = frame.drop_duplicates(["variant", "seed"], keep="last")
     frame["model"] = frame["variant"].map(LABELS)
     frame["order"] = frame["variant"].map(list(VARIANTS).index)
     frame = frame.sort_values(["order", "seed"]).drop(columns="order")
@@ -134,79 +146,125 @@ def _paired(seeds: pd.DataFrame, first: tuple[str, str], second: tuple[str, str]
     return pd.concat([column(*first), column(*second)], axis=1, join="inner").sort_index()
 
 
-def paired_verdict(lower: pd.Series, higher: pd.Series, threshold: float = COLLAPSED_BELOW,
-                   min_seeds: int = evidence.MIN_SEEDS) -> str:
-    """Whether ``higher`` exceeds ``lower`` (both indexed by seed, aligned), by the book's rule
-    (:func:`companion.evidence.paired_verdict`) on the per-seed log-ratios log(higher / lower),
-    KLs being positive and spanning orders of magnitude. "reproduced" needs more: ``higher``
-    ≥ ``threshold`` > ``lower`` in every seed (one latent in use, the other collapsed);
-    without that separation a significant ratio is "inconclusive" at this scale."""
-    if len(lower) != len(higher) or not lower.index.equals(higher.index):
-        raise ValueError("lower and higher must hold the same seeds")
-    decided = evidence.paired_verdict(log_ratios(lower, higher), min_seeds=min_seeds).verdict
-    separated = bool((higher >= threshold).all() and (lower < threshold).all())
-    return "inconclusive" if decided == "reproduced" and not separated else decided
-
-
 def log_ratios(lower: pd.Series, higher: pd.Series) -> list[float]:
     """Per seed log(higher / lower), both clipped at 1e-12 nats (a KL can be 0)."""
     return np.log(higher.clip(lower=1e-12) / lower.clip(lower=1e-12)).tolist()
+
+
+#: Parameters that vary inside one setting of recorded runs (the rest define the setting).
+_WITHIN_SETTING = ("seed", "device", "data_dir", "profile", "models")
+
+
+def settings_of(runs: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The recorded runs split by setting (every parameter but the seed, where it ran and which
+    models it trained), each labelled by its data set and the parameters that tell it from the
+    others."""
+    if not len(runs):
+        return []
+    columns = [c for c in runs.columns if c.startswith("param_") and c[6:] not in _WITHIN_SETTING]
+    keys = runs[columns].apply(lambda row: "|".join(map(str, row)), axis=1)
+    differing = [c for c in columns if c != "param_dataset" and runs[c].map(str).nunique() > 1]
+    labelled = []
+    for key in dict.fromkeys(keys):
+        group = runs[keys == key]
+        first = group.iloc[0]
+        extra = ", ".join(f"{c[6:]}={first[c]}" for c in differing)
+        labelled.append((f"{first['param_dataset']}" + (f" ({extra})" if extra else ""), group))
+    return labelled
+
+
+def _paper_kl() -> str:
+    """The paper's KL per word of VHCR + utterance drop on Cornell and its source (the only one
+    of its numbers verified from a public source), from ``data/paper/vhcr_reported.csv``."""
+    reported = paper.reported("vhcr_reported").dropna(subset=["value"])
+    row = reported[(reported["dataset"] == "cornell") & (reported["model"] == "VHCR + utterance drop")
+                   & (reported["metric"] == "KL")]
+    if not len(row):
+        return "stated"
+    return (f"Cornell: VHCR + utterance drop KL {float(row['value'].iloc[0]):.3f} nats per word "
+            f"({row['source'].iloc[0]})")
+
+
+#: The claims' family on the summary page (Holm's adjustment runs over it).
+PAPER = "VHCR (NAACL 2018)"
+_RULE = (f"per seed, the log-ratio of the two test KLs per word; {RULE}; not tested at this scale when "
+         f"the latent that should stay in use carries less than {COLLAPSED_BELOW:g} nats per word in every seed")
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("vhcr/vhred-collapses-vhcr-does-not", PAPER, "VHRED collapses while VHCR's z_conv does not",
+          f"{_paper_kl()}; VHRED's collapse stated", _RULE),
+    Claim("vhcr/utterance-drop-keeps-zconv", PAPER, "utterance drop keeps z_conv in use",
+          "stated (ablation table not available to us)", _RULE),
+)
+
+
+@dataclass(frozen=True)
+class KLComparison:
+    """What a claim compares per seed: the test KL per word of a latent that should stay in use
+    (``higher``) against one that should not (``lower``), each (variant, metric)."""
+
+    higher: tuple[str, str]
+    lower: tuple[str, str]
+    higher_name: str
+    lower_name: str
+
+
+#: Claim key → the comparison that decides it.
+COMPARISONS: dict[str, KLComparison] = {
+    "vhcr/vhred-collapses-vhcr-does-not": KLComparison(
+        ("vhcr_ud", "KL z_conv"), ("vhred", "KL z_utt"), "VHCR + utterance drop's z_conv", "VHRED's z_t"),
+    "vhcr/utterance-drop-keeps-zconv": KLComparison(
+        ("vhcr_ud", "KL z_conv"), ("vhcr", "KL z_conv"), "z_conv with utterance drop", "z_conv without"),
+}
 
 
 def _values(pairs: pd.DataFrame) -> str:
     return "; ".join(f"seed {seed}: {a:.2g} vs {b:.2g}" for seed, (a, b) in pairs.iterrows())
 
 
-def _claim(name: str, test: str, pairs: pd.DataFrame, threshold: float, min_seeds: int,
-           higher_name: str, lower_name: str) -> dict[str, str]:
-    """The row of one claim: its test, per-seed values, verdict and a sentence that says it."""
+def kl_finding(claim: Claim, scale: str, setting: str, seeds: pd.DataFrame) -> Finding:
+    """One claim on the per-seed test KLs of one setting (:func:`per_seed`): the effect is the
+    per-seed log-ratio (paired t-test); not tested when the latent that should stay in use is
+    collapsed in every seed."""
+    compared = COMPARISONS[claim.key]
+    pairs = _paired(seeds, compared.higher, compared.lower)
     higher, lower = pairs.iloc[:, 0], pairs.iloc[:, 1]
-    verdict = paired_verdict(lower, higher, threshold, min_seeds)
-    count, wins = len(pairs), int((higher > lower).sum())
-    if count == 0:
-        sentence = "Not run: no seed recorded with both models."
-    elif count < min_seeds:
-        sentence = (f"Inconclusive: {count} seed{'s' if count != 1 else ''} recorded with both models, "
-                    f"{min_seeds} needed.")
-    else:
-        ratios = log_ratios(lower, higher)
-        numbers = (f"{higher_name} exceeds {lower_name} in {wins} of {count} seeds, geometric mean "
-                   f"ratio {float(np.exp(np.mean(ratios))):.3g}, paired t-test on the log-ratios "
-                   f"p = {evidence.paired_t_p_value(ratios):.2g}")
-        if verdict == "reproduced":
-            sentence = f"Reproduced: {numbers}; only {higher_name} carries at least {threshold:g} nats per word."
-        elif verdict == "not reproduced":
-            sentence = f"Not reproduced: {numbers}."
-        elif evidence.paired_verdict(ratios, min_seeds=min_seeds).verdict == "reproduced":
-            sentence = (f"Inconclusive at this scale: {numbers}, but not with {higher_name} at "
-                        f"≥ {threshold:g} nats per word and {lower_name} below it (mean "
-                        f"{higher.mean():.2g} vs {lower.mean():.2g}; the paper's VHCR: 0.503 in all).")
-        else:
-            sentence = f"Inconclusive: {numbers}, inside the seed noise."
-    return {"claim": name, "test": test, "seeds": count, "per seed": _values(pairs) or "no records",
-            "verdict": verdict, "sentence": sentence}
+    if not len(pairs):
+        return paired_finding(claim, scale, setting, [], detail="no seed recorded with both models")
+    ratios = log_ratios(lower, higher)
+    untested = ""
+    if (higher < COLLAPSED_BELOW).all():
+        untested = (f"{compared.higher_name} is collapsed: below {COLLAPSED_BELOW:g} nats per word in every seed "
+                    f"(test KL per word against {compared.lower_name}: {_values(pairs)})")
+    count, mean, sd, p = paired_statistics(ratios)
+    detail = (f"log KL ratio {describe(mean, sd, count, p)}: {compared.higher_name} above "
+              f"{compared.lower_name} in {int((higher > lower).sum())} of {count} seeds, geometric mean "
+              f"ratio {float(np.exp(mean)):.3g}")
+    return paired_finding(claim, scale, setting, ratios, detail=detail, untested=untested)
 
 
-def claim_checks(seeds: pd.DataFrame, threshold: float = COLLAPSED_BELOW, min_seeds: int = 3) -> pd.DataFrame:
-    """The paper's two KL claims decided on the per-seed test KLs of :func:`per_seed`."""
-    rows = [
-        _claim("VHRED collapses while VHCR's z_conv does not",
-               f"per seed: KL z_conv of VHCR + utterance drop > KL z_t of VHRED, ≥ {threshold:g} vs < {threshold:g}",
-               _paired(seeds, ("vhcr_ud", "KL z_conv"), ("vhred", "KL z_utt")), threshold, min_seeds,
-               "VHCR + utterance drop's z_conv", "VHRED's z_t"),
-        _claim("utterance drop keeps z_conv in use",
-               f"per seed: KL z_conv with utterance drop > without, ≥ {threshold:g} vs < {threshold:g}",
-               _paired(seeds, ("vhcr_ud", "KL z_conv"), ("vhcr", "KL z_conv")), threshold, min_seeds,
-               "z_conv with utterance drop", "z_conv without"),
-    ]
-    return pd.DataFrame(rows).set_index("claim")
+def findings(scale: str, runs: pd.DataFrame | None = None) -> list[Finding]:
+    """Every claim of :data:`CLAIMS` on each setting of ``runs`` (from ``load_runs``; None: the
+    committed records of ``scale``'s planned grid), one finding per claim and setting; one
+    "not run" finding per claim when nothing is recorded."""
+    if runs is None:
+        runs = load_runs("vhcr", profile=scale, keys=planned_keys("vhcr", scale))
+    settings = settings_of(runs) or [("—", runs)]
+    return [kl_finding(claim, scale, setting, per_seed(group)) for setting, group in settings for claim in CLAIMS]
+
+
+def decision_text(decisions: Iterable[Decision]) -> str:
+    """Each decision in one line, in full: claim, setting, verdict, the numbers and, when the
+    claim is not tested, why (a table cuts long cells)."""
+    return "\n".join(
+        f"{d.claim.sentence} ({d.finding.setting}): {d.verdict}. {d.finding.detail}."
+        + (f" Not tested: {d.reason}." if d.reason else "") for d in decisions)
 
 
 def ablation(seeds: pd.DataFrame) -> pd.DataFrame:
     """Per seed, VHCR without and with utterance drop: test KL per word of each latent and NLL."""
-    columns = {"KL z_conv": "KL z_conv", "KL z_utt": "KL z_utt", "NLL": "NLL"}
     frames = []
-    for metric in columns:
+    for metric in ("KL z_conv", "KL z_utt", "NLL"):
         pairs = _paired(seeds, ("vhcr", metric), ("vhcr_ud", metric))
         pairs.columns = [f"{metric} without", f"{metric} with"]
         frames.append(pairs)

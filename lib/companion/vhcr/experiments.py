@@ -4,7 +4,8 @@
 (:func:`companion.training.train`) on the KL-annealed negative ELBO per word, β taken from the
 loop's step counter; :func:`evaluation_table` measures NLL and KL per word on test
 conversations; the plotting functions draw the KL term over training and the utterance-drop
-ablation; :func:`reply_examples` decodes replies with z_conv held fixed or resampled.
+ablation; :func:`reply_examples` decodes replies with z_conv held fixed or resampled;
+:func:`metric_rows` builds the rows a run records.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from companion.vhcr.evaluation import embedding_metrics, evaluate_likelihood
 from companion.vhcr.generation import beam_search, greedy_decode, sample_decode
 from companion.vhcr.kl import kl_weight
 from companion.vhcr.models import HRED, VHCR, VHRED, HierarchicalModel
-from companion.vhcr.settings import LABELS, VARIANTS
+from companion.vhcr.settings import LABELS, VARIANTS, VHCRSettings
 from companion.vhcr.text import UNK_ID, ConversationTensors, Vocabulary
 
 
@@ -40,18 +41,18 @@ class TrainedVariant:
     history: TrainResult
 
 
-def build_model(variant: str, vocabulary_size: int, params: Mapping[str, Any]) -> HierarchicalModel:
+def build_model(variant: str, vocabulary_size: int, params: VHCRSettings) -> HierarchicalModel:
     """The model of ``variant`` (see :data:`VARIANTS`) with the sizes and drop rates in ``params``."""
     kind, uses_word_drop, uses_utterance_drop = VARIANTS[variant]
-    sizes = (vocabulary_size, params["embedding_size"], params["encoder_size"], params["context_size"],
-             params["decoder_size"])
-    word_drop = params["word_drop"] if uses_word_drop else 0.0
+    sizes = (vocabulary_size, params.embedding_size, params.encoder_size, params.context_size,
+             params.decoder_size)
+    word_drop = params.word_drop if uses_word_drop else 0.0
     if kind == "hred":
         return HRED(*sizes, word_drop=word_drop)
     if kind == "vhred":
-        return VHRED(*sizes, params["latent_size"], word_drop=word_drop)
-    return VHCR(*sizes, params["latent_size"], utterance_drop=params["utterance_drop"] if uses_utterance_drop else 0.0,
-                word_drop=word_drop)
+        return VHRED(*sizes, params.latent_size, word_drop=word_drop)
+    utterance_drop = params.utterance_drop if uses_utterance_drop else 0.0
+    return VHCR(*sizes, params.latent_size, utterance_drop=utterance_drop, word_drop=word_drop)
 
 
 def annealed_loss(annealing_steps: int):
@@ -76,18 +77,18 @@ def annealed_loss(annealing_steps: int):
 
 
 def train_variant(
-    variant: str, data: DialogueData, params: Mapping[str, Any], device: torch.device | str = "cpu"
+    variant: str, data: DialogueData, params: VHCRSettings, device: torch.device | str = "cpu"
 ) -> TrainedVariant:
     """Train ``variant`` on ``data.train`` with Adam and gradient-norm clipping (seeded by params)."""
-    seed_everything(params["seed"])
+    seed_everything(params.seed)
     model = build_model(variant, len(data.vocabulary), params).to(device)
     history = train(
-        model, annealed_loss(params["kl_annealing_steps"]),
-        batches((data.train.tokens, data.train.turn_lengths), params["batch_size"], seed=params["seed"]),
-        epochs=params["epochs"], optimizer=torch.optim.Adam(model.parameters(), lr=params["learning_rate"]),
-        device=device, grad_clip=params["grad_clip"], description=variant,
+        model, annealed_loss(params.kl_annealing_steps),
+        batches((data.train.tokens, data.train.turn_lengths), params.batch_size, seed=params.seed),
+        epochs=params.epochs, optimizer=torch.optim.Adam(model.parameters(), lr=params.learning_rate),
+        device=device, grad_clip=params.grad_clip, description=variant,
         checkpoint_dir=checkpoint_folder(variant),
-        fingerprint=checkpoint_fingerprint(params, variant=variant),
+        fingerprint=checkpoint_fingerprint(params.record(), variant=variant),
     )
     return TrainedVariant(variant, model, history)
 
@@ -119,7 +120,8 @@ def evaluation_table(
 
 
 def kl_history(trained: Mapping[str, TrainedVariant], window: int = 10) -> pd.DataFrame:
-    """Per-step training KL per word of each latent (rolling mean over ``window`` steps), long form."""
+    """Per-step training KL per word of each latent (rolling mean over ``window`` steps), long form
+    (empty, with the columns, when no model has a latent)."""
     frames = []
     for variant, run in trained.items():
         if not run.model.is_variational:
@@ -130,7 +132,8 @@ def kl_history(trained: Mapping[str, TrainedVariant], window: int = 10) -> pd.Da
             frame[column] = steps[column].rolling(window, min_periods=1).mean()
         frame["model"] = LABELS[variant]
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    columns = ["step", "kl_weight", "kl_utterance", "kl_conversation", "reconstruction", "model"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def plot_kl_over_training(history: pd.DataFrame, models: Sequence[str], title: str = "") -> Figure:
@@ -293,9 +296,11 @@ def training_history(epochs: pd.DataFrame) -> list[dict[str, float]]:
              "kl_weight": float(row.get("kl_weight", 0.0))} for _, row in epochs.iterrows()]
 
 
-def metric_rows(table: pd.DataFrame, trained: Mapping[str, TrainedVariant]) -> list[dict[str, Any]]:
-    """One record row per model: test metrics, the final epoch's training KL per word and the
-    per-epoch training history (:func:`training_history`)."""
+def metric_rows(table: pd.DataFrame, trained: Mapping[str, TrainedVariant],
+                embedding: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """The rows a run records, one per model: test metrics (``table``), the final epoch's
+    training KL per word, the per-epoch training history (:func:`training_history`) and, when
+    computed, the embedding metrics (``embedding``, prefixed "embedding ")."""
     rows = []
     for variant, run in trained.items():
         last = run.history.epochs.iloc[-1]
@@ -305,5 +310,7 @@ def metric_rows(table: pd.DataFrame, trained: Mapping[str, TrainedVariant]) -> l
         row["train KL z_utt (last epoch)"] = float(last.get("kl_utterance", 0.0))
         row["train KL z_conv (last epoch)"] = float(last.get("kl_conversation", 0.0))
         row["train history"] = training_history(run.history.epochs)
+        if embedding is not None:
+            row.update({f"embedding {k}": v for k, v in embedding.loc[LABELS[variant]].items()})
         rows.append(row)
     return rows

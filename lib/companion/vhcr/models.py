@@ -284,5 +284,3 @@ class VHCR(HierarchicalModel):
         z = reparameterize(*self.prior(torch.cat([context, z_conversation], dim=-1)))
         return torch.cat([context, z, z_conversation], dim=-1)
 
-
-MODEL_CLASSES = {"hred": HRED, "vhred": VHRED, "vhcr": VHCR}

@@ -1,4 +1,4 @@
-"""Parameters of the VHCR chapter: profiles, the reproduce grid, validation.
+"""Parameters of the VHCR chapter: typed settings (:class:`VHCRSettings`), profiles, the reproduce grid.
 
 ``profile="cpu"`` trains small models on a subset of the Chit-Chat corpus in about two minutes
 on two CPU cores; ``profile="paper"`` uses the sizes of the authors' code (ctr4si,
@@ -25,9 +25,12 @@ of a core, it runs for several hours.
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
-from companion.config import ParameterError, check_choice, check_choices, check_float, check_int, resolve
+from companion.config import ChapterSettings, ParameterError, check_choice, check_choices, check_float, check_int
 from companion.vhcr.corpora import CORPORA
 
 #: Model variants, name → (model, word drop applies, utterance drop applies).
@@ -46,63 +49,110 @@ DECODINGS = ("greedy", "beam", "sample")
 
 _SIZES = ("embedding_size", "encoder_size", "context_size", "decoder_size", "latent_size")
 
-PROFILES: dict[str, dict[str, Any]] = {
-    "cpu": {
-        "models": "hred,vhred,vhcr,vhcr_ud", "dataset": "chitchat", "train_conversations": 600,
-        "eval_conversations": 24, "max_vocab_size": 20000, "min_count": 5, "max_turns": 10, "max_tokens": 30,
-        "embedding_size": 64, "encoder_size": 64, "context_size": 128, "decoder_size": 128, "latent_size": 16,
-        "batch_size": 32, "learning_rate": 2e-3, "epochs": 4, "kl_annealing_steps": 45,
-        "word_drop": 0.25, "utterance_drop": 0.25, "grad_clip": 1.0, "importance_samples": 100,
-        "decoding": "greedy", "beam_size": 1, "replies": 3, "word_vectors": None,
-    },
-    "cpu-long": {
-        "models": "hred,vhred,vhcr,vhcr_ud", "dataset": "chitchat", "train_conversations": 0,
-        "eval_conversations": 100, "max_vocab_size": 20000, "min_count": 5, "max_turns": 10, "max_tokens": 30,
-        "embedding_size": 32, "encoder_size": 32, "context_size": 64, "decoder_size": 64, "latent_size": 16,
-        "batch_size": 16, "learning_rate": 2e-3, "epochs": 10, "kl_annealing_steps": 1038,
-        "word_drop": 0.25, "utterance_drop": 0.25, "grad_clip": 1.0, "importance_samples": 100,
-        "decoding": "greedy", "beam_size": 1, "replies": 3, "word_vectors": None,
-    },
-    "paper": {
-        "models": "hred,vhred,vhred_wd,vhcr,vhcr_ud", "dataset": "cornell", "train_conversations": 0,
-        "eval_conversations": 0, "max_vocab_size": 20000, "min_count": 5, "max_turns": 10, "max_tokens": 30,
-        "embedding_size": 500, "encoder_size": 1000, "context_size": 1000, "decoder_size": 1000, "latent_size": 100,
-        "batch_size": 80, "learning_rate": 1e-4, "epochs": 30, "kl_annealing_steps": 15000,
-        "word_drop": 0.25, "utterance_drop": 0.25, "grad_clip": 1.0, "importance_samples": 100,
-        "decoding": "greedy", "beam_size": 1, "replies": 3, "word_vectors": None,
-    },
-}
+
+@dataclass(frozen=True, kw_only=True)
+class VHCRSettings(ChapterSettings):
+    """The VHCR chapter's parameters: corpus, model sizes, training, evaluation and decoding."""
+
+    #: the model variants trained (keys of :data:`VARIANTS`; a comma-separated string is split)
+    models: tuple[str, ...] = ("hred", "vhred", "vhcr", "vhcr_ud")
+    #: the corpus (a key of :data:`companion.vhcr.corpora.CORPORA`)
+    dataset: str = "chitchat"
+    #: training conversations used (0: all)
+    train_conversations: int = 600
+    #: test conversations the likelihood and KL are measured on (0: all)
+    eval_conversations: int = 24
+    #: the vocabulary's largest size
+    max_vocab_size: int = 20000
+    #: fewest occurrences in the training split for a word to enter the vocabulary
+    min_count: int = 5
+    #: turns kept per conversation (its first ones)
+    max_turns: int = 10
+    #: tokens kept per turn, ``<eos>`` included
+    max_tokens: int = 30
+    #: word embedding size
+    embedding_size: int = 64
+    #: utterance encoder GRU size per direction
+    encoder_size: int = 64
+    #: context GRU size
+    context_size: int = 128
+    #: decoder GRU size
+    decoder_size: int = 128
+    #: size of each latent (z_t and z_conv)
+    latent_size: int = 16
+    #: conversations per optimiser step
+    batch_size: int = 32
+    #: Adam's learning rate
+    learning_rate: float = 2e-3
+    #: passes over the training conversations
+    epochs: int = 4
+    #: optimiser steps over which β rises linearly from 0 to 1 (0: β = 1 from the start)
+    kl_annealing_steps: int = 45
+    #: probability that word drop replaces a decoder input word by ``<unk>`` (variant ``vhred_wd``)
+    word_drop: float = 0.25
+    #: probability that utterance drop replaces a turn's encoding by h_unk (variant ``vhcr_ud``)
+    utterance_drop: float = 0.25
+    #: largest gradient norm (clipped above it)
+    grad_clip: float = 1.0
+    #: importance samples per test conversation for the NLL
+    importance_samples: int = 100
+    #: how replies are decoded (one of :data:`DECODINGS`)
+    decoding: str = "greedy"
+    #: beam width when ``decoding="beam"``
+    beam_size: int = 1
+    #: replies generated per column of the z_conv example
+    replies: int = 3
+    #: a word2vec (``.bin`` or text) or GloVe file for the embedding metrics (None: not computed)
+    word_vectors: str | None = None
+
+    def validate(self) -> None:
+        """Check every parameter (``models`` becomes a tuple); warn about a drop rate no model uses."""
+        self.normalise("models", tuple(check_choices("models", self.models, VARIANTS)))
+        check_choice("dataset", self.dataset, CORPORA)
+        check_choice("decoding", self.decoding, DECODINGS)
+        for name in ("train_conversations", "eval_conversations"):
+            check_int(name, getattr(self, name), minimum=0)
+        for name in ("max_vocab_size", "min_count", "batch_size", "epochs", "importance_samples", "beam_size",
+                     "replies", *_SIZES):
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("max_turns", self.max_turns, minimum=2)
+        check_int("max_tokens", self.max_tokens, minimum=2)
+        check_int("kl_annealing_steps", self.kl_annealing_steps, minimum=0)
+        check_float("learning_rate", self.learning_rate, 0.0, 1.0, open_min=True)
+        check_float("grad_clip", self.grad_clip, 0.0, open_min=True)
+        for name, position in (("word_drop", 1), ("utterance_drop", 2)):
+            value = getattr(self, name)
+            check_float(name, value, 0.0, 1.0)
+            if value >= 1.0:
+                raise ParameterError(f"{name}={value!r} must lie in [0, 1)")
+            self._warn_if_unused(name, position)
+        if self.word_vectors is not None:
+            if not isinstance(self.word_vectors, str):
+                raise ParameterError(f"word_vectors={self.word_vectors!r} must be a path to a word-vector file or None")
+            if not Path(self.word_vectors).expanduser().is_file():
+                raise ParameterError(f"word_vectors={self.word_vectors!r}: no such file (give a word2vec or "
+                                     "GloVe file, or None for no embedding metrics)")
+
+    def _warn_if_unused(self, name: str, position: int) -> None:
+        """Warn when a drop rate other than the default is given but no model in ``models`` applies it."""
+        default = next(field.default for field in fields(self) if field.name == name)
+        users = [variant for variant, flags in VARIANTS.items() if flags[position]]
+        if getattr(self, name) != default and not set(users) & set(self.models):
+            warnings.warn(f"{name}={getattr(self, name)!r} is not used: no model in models={list(self.models)} "
+                          f"applies it (only {users} do)", stacklevel=2)
+
+
+PROFILES: dict[str, VHCRSettings] = {"cpu": VHCRSettings()}
+PROFILES["cpu-long"] = replace(
+    PROFILES["cpu"], profile="cpu-long", train_conversations=0, eval_conversations=100, embedding_size=32,
+    encoder_size=32, context_size=64, decoder_size=64, batch_size=16, epochs=10, kl_annealing_steps=1038)
+PROFILES["paper"] = replace(
+    PROFILES["cpu"], profile="paper", models=("hred", "vhred", "vhred_wd", "vhcr", "vhcr_ud"), dataset="cornell",
+    train_conversations=0, eval_conversations=0, embedding_size=500, encoder_size=1000, context_size=1000,
+    decoder_size=1000, latent_size=100, batch_size=80, learning_rate=1e-4, epochs=30, kl_annealing_steps=15000)
 
 GRID: dict[str, dict[str, list[Any]]] = {
     "cpu": {"seed": [0, 1], "utterance_drop": [0.25, 0.5]},
     "cpu-long": {"seed": [0, 1, 2]},
     "paper": {"dataset": ["cornell", "ubuntu"], "seed": [0, 1, 2]},
 }
-
-
-def settings(profile: str = "cpu", **given: Any) -> dict[str, Any]:
-    """The chapter's parameters: the profile's values, overridden by those given (validated).
-
-    ``models`` becomes a list; ``train_conversations``/``eval_conversations`` = 0 mean "all".
-    """
-    params = resolve(PROFILES, profile, **given)
-    params["models"] = check_choices("models", params["models"], VARIANTS)
-    check_choice("dataset", params["dataset"], CORPORA)
-    check_choice("decoding", params["decoding"], DECODINGS)
-    for name in ("train_conversations", "eval_conversations"):
-        check_int(name, params[name], minimum=0)
-    for name in ("max_vocab_size", "min_count", "max_turns", "max_tokens", "batch_size", "epochs",
-                 "importance_samples", "beam_size", "replies", *_SIZES):
-        check_int(name, params[name], minimum=1)
-    check_int("max_turns", params["max_turns"], minimum=2)
-    check_int("max_tokens", params["max_tokens"], minimum=2)
-    check_int("kl_annealing_steps", params["kl_annealing_steps"], minimum=0)
-    check_float("learning_rate", params["learning_rate"], 0.0, 1.0, open_min=True)
-    check_float("grad_clip", params["grad_clip"], 0.0, open_min=True)
-    for name in ("word_drop", "utterance_drop"):
-        check_float(name, params[name], 0.0, 1.0)
-        if params[name] >= 1.0:
-            raise ParameterError(f"{name}={params[name]!r} must lie in [0, 1)")
-    if params["word_vectors"] is not None and not isinstance(params["word_vectors"], str):
-        raise ParameterError(f"word_vectors={params['word_vectors']!r} must be a path to a word-vector file or None")
-    return params
