@@ -1,6 +1,6 @@
 """How the book decides a claim: claims declared once, one decision type, one rule.
 
-Each chapter's ``evidence`` module declares its paper's claims once (:data:`CLAIMS` there, a
+Each chapter's ``evidence`` module declares its paper's claims once (``CLAIMS`` there, a
 tuple of :class:`Claim`: the sentence, the paper's number and source, the rule) and turns its
 records into :class:`Finding` objects, one per claim and setting: the effect in the paper's
 direction (positive = as the paper says), its spread and p-value over seeds, and whether the
@@ -46,7 +46,7 @@ VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_TESTED, NOT_RUN)
 MIN_SEEDS = 3
 #: Significance level, applied to the Holm-adjusted p-value.
 ALPHA = 0.05
-#: What a claim is: an effect tested over seeds, a verification of an identity, a measurement.
+#: The kinds of claim, an effect tested over seeds, a verification of an identity, a measurement.
 EFFECT, VERIFICATION, MEASUREMENT = "effect", "verification", "measurement"
 KINDS = (EFFECT, VERIFICATION, MEASUREMENT)
 #: The rule in one sentence, for the pages that quote it.

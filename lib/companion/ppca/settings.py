@@ -77,7 +77,7 @@ class PPCASettings(ChapterSettings):
     hidden_dim: int = 32
     #: Adam step of the non-linear models, in (0, 1]
     nonlinear_learning_rate: float = 1e-2
-    #: torch threads while fitting (0: torch's default)
+    #: torch threads while fitting (0 leaves torch's default)
     threads: int = 1
 
     def validate(self) -> None:

@@ -118,7 +118,7 @@ def make_executor(args: argparse.Namespace, folder: Path) -> LocalExecutor | Slu
     return SlurmExecutor(folder, options, poll_s=args.poll_seconds)
 
 
-#: Profiles whose records are the book's evidence: recorded only from committed code.
+#: Profiles whose records are the book's evidence, recorded only from committed code.
 EVIDENCE_PROFILES = ("cpu-long", "paper")
 
 

@@ -98,7 +98,7 @@ def registered_chapters(root: Path | None = None) -> tuple[dict[str, ChapterSpec
 
 
 def recorded_settings(profiles: Mapping[str, Any], **given: Any) -> dict[str, Any]:
-    """The parameters a run with ``given`` records (its settings' :meth:`record`)."""
+    """The parameters a run with ``given`` records (its settings' ``record()``)."""
     from companion.config import resolve
 
     return resolve(profiles, **given).record()

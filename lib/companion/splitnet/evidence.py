@@ -80,7 +80,7 @@ def _paper_numbers() -> dict[str, Any]:
 
 
 _REPORTED = _paper_numbers()
-#: The non-inferiority margin of "about the same error": the paper's worst error increase (points).
+#: The non-inferiority margin of "about the same error", the paper's worst error increase (points).
 MARGIN = _REPORTED["worst_increase"]
 #: The paper's speed-up of the deep split on two GPUs.
 PAPER_SPEEDUP = _REPORTED["deep_speedup"]
@@ -104,6 +104,7 @@ DEEP_SPLIT_SPEEDUP = Claim(
     f"{PAPER_SPEEDUP:.2f}× on 2 TITAN X GPUs (Kim et al. 2017, Table 5)",
     f"the fastest pass of the pipelined deep split on two CPU processes ≥ {SPEED_SHARE:g} × the "
     "paper's speed-up (a CPU timing of a GPU claim)", MEASUREMENT)
+#: The paper's claims as this chapter decides them, declared once (see :mod:`companion.evidence`).
 CLAIMS: tuple[Claim, ...] = (SAME_ERROR, LEARNED_BEATS_RANDOM, DEEP_SPLIT_SPEEDUP)
 
 

@@ -76,9 +76,9 @@ class SplitNetSettings(ChapterSettings):
 
     #: the data set (one of :data:`DATASETS`)
     dataset: str = "digits"
-    #: the split tree: groups at stage 2, stage 3 and the classifier, e.g. "2-2-2"
+    #: the split tree, groups at stage 2, stage 3 and the classifier, e.g. "2-2-2"
     groups: str = "2-2-2"
-    #: WRN depth (10, 16, 22, …: 6n + 4)
+    #: WRN depth, 6n + 4 (10, 16, 22, …)
     depth: int = 10
     #: WRN widening factor
     width: int = 2
@@ -100,7 +100,7 @@ class SplitNetSettings(ChapterSettings):
     weight_decay: float = 1e-4
     #: weight decay of the fine-tuning
     finetune_weight_decay: float = 5e-4
-    #: (γ1, γ2, γ3): weights of R_W, R_D and R_E in the grouping phase
+    #: the weights (γ1, γ2, γ3) of R_W, R_D and R_E in the grouping phase
     gammas: tuple[float, float, float] = (1.0, 1.0, 10.0)
     #: the assignment logits' learning rate as a multiple of ``lr``
     assignment_lr_scale: float = 100.0
@@ -108,11 +108,11 @@ class SplitNetSettings(ChapterSettings):
     dropout: float = 0.0
     #: random crops and flips of the training images
     augment: bool = False
-    #: training images kept (0: all)
+    #: training images kept (0 keeps all)
     train_images: int = 0
-    #: one device per worker of the model-parallel runs (a list or "cuda:0,cuda:1")
+    #: one device per worker of the model-parallel runs (a list, or the devices separated by commas)
     devices: tuple[str, ...] = ("cpu", "cpu")
-    #: CPU threads of the run (0: torch's default)
+    #: CPU threads of the run (0 leaves torch's default)
     threads: int = 1
     #: where the grouping phase (and SplitNet-R) starts (one of :data:`GROUPING_INITS`)
     grouping_init: str = "baseline"

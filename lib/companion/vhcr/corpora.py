@@ -35,6 +35,7 @@ from companion.config import check_choice, data_root
 from companion.data import CorruptDataError, DataNotFoundError, load_conversations
 from companion.vhcr.text import ConversationTensors, Vocabulary, encode_conversations, tokenize
 
+#: The corpora the chapter reads (the first ships inside a package).
 CORPORA = ("chitchat", "cornell", "ubuntu")
 SPLITS = ("train", "valid", "test")
 CORNELL_SEPARATOR = " +++$+++ "
@@ -44,15 +45,15 @@ CORNELL_LINE_FORMATS = {
     "movie_lines.txt": "lineID +++$+++ characterID +++$+++ movieID +++$+++ character +++$+++ text",
     "movie_conversations.txt": "character1ID +++$+++ character2ID +++$+++ movieID +++$+++ ['L194', 'L195', ...]",
 }
-#: Encodings tried in turn on a Cornell file: the official ISO-8859-1, or a UTF-8 re-encoding.
+#: Encodings tried in turn on a Cornell file, a UTF-8 re-encoding or the official ISO-8859-1.
 CORNELL_ENCODINGS = ("utf-8", "iso-8859-1")
 UBUNTU_DIALOG_FORMAT = "time<TAB>speaker<TAB>listener<TAB>text"
 UBUNTU_LIST_FORMAT = "<n>.tsv,<folder>"
 UBUNTU_LISTS = {"train": "trainfiles.csv", "valid": "valfiles.csv", "test": "testfiles.csv"}
 #: Fewest turns a conversation keeps (the authors drop shorter Ubuntu dialogs; Cornell keeps all).
 MIN_TURNS = {"chitchat": 3, "cornell": 2, "ubuntu": 3}
-#: Fewest conversations a Cornell file or an Ubuntu split list must yield: fewer means an
-#: interrupted download or extraction, never a corpus to train on.
+#: Fewest conversations a Cornell file or an Ubuntu split list must yield (fewer means an
+#: interrupted download or extraction, never a corpus to train on).
 MIN_CONVERSATIONS = 1
 
 Conversation = list[str]

@@ -190,6 +190,7 @@ PAPER = "VHCR (NAACL 2018)"
 _RULE = (f"per seed, the log-ratio of the two test KLs per word; {RULE}; not tested at this scale when "
          f"the latent that should stay in use carries less than {COLLAPSED_BELOW:g} nats per word in every seed")
 
+#: The paper's claims as this chapter decides them, declared once (see :mod:`companion.evidence`).
 CLAIMS: tuple[Claim, ...] = (
     Claim("vhcr/vhred-collapses-vhcr-does-not", PAPER, "VHRED collapses while VHCR's z_conv does not",
           f"{_paper_kl()}; VHRED's collapse stated", _RULE),

@@ -45,6 +45,7 @@ LABELS = {
     "hred": "HRED", "vhred": "VHRED", "vhred_wd": "VHRED + word drop", "vhcr": "VHCR",
     "vhcr_ud": "VHCR + utterance drop",
 }
+#: How replies can be decoded.
 DECODINGS = ("greedy", "beam", "sample")
 
 _SIZES = ("embedding_size", "encoder_size", "context_size", "decoder_size", "latent_size")
@@ -58,9 +59,9 @@ class VHCRSettings(ChapterSettings):
     models: tuple[str, ...] = ("hred", "vhred", "vhcr", "vhcr_ud")
     #: the corpus (a key of :data:`companion.vhcr.corpora.CORPORA`)
     dataset: str = "chitchat"
-    #: training conversations used (0: all)
+    #: training conversations used (0 uses all)
     train_conversations: int = 600
-    #: test conversations the likelihood and KL are measured on (0: all)
+    #: test conversations the likelihood and KL are measured on (0 uses all)
     eval_conversations: int = 24
     #: the vocabulary's largest size
     max_vocab_size: int = 20000
@@ -86,7 +87,7 @@ class VHCRSettings(ChapterSettings):
     learning_rate: float = 2e-3
     #: passes over the training conversations
     epochs: int = 4
-    #: optimiser steps over which β rises linearly from 0 to 1 (0: β = 1 from the start)
+    #: optimiser steps over which β rises linearly from 0 to 1 (with 0, β = 1 from the start)
     kl_annealing_steps: int = 45
     #: probability that word drop replaces a decoder input word by ``<unk>`` (variant ``vhred_wd``)
     word_drop: float = 0.25
@@ -102,7 +103,7 @@ class VHCRSettings(ChapterSettings):
     beam_size: int = 1
     #: replies generated per column of the z_conv example
     replies: int = 3
-    #: a word2vec (``.bin`` or text) or GloVe file for the embedding metrics (None: not computed)
+    #: a word2vec (``.bin`` or text) or GloVe file for the embedding metrics (None skips them)
     word_vectors: str | None = None
 
     def validate(self) -> None:

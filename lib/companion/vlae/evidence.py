@@ -29,13 +29,13 @@ from companion.vlae.settings import GRID, PROFILES
 #: The family the claims belong to (Holm adjusts over it, per scale).
 PAPER = "VLAE (ICML 2019)"
 
-#: Parameters in which the two sides of a comparison may differ: which models and T a run
+#: Parameters in which the two sides of a comparison may differ, which models and T a run
 #: trains, where and how fast (they change no model's training, or are the comparison itself).
 NOT_TRAINING = ("steps", "models", "device", "data_dir", "threads", "figure_epochs")
 #: Where our SA-VAE differs from the paper's in a way that bears on a comparison with it.
 SAVAE_CAVEAT = ("our SA-VAE steps up each example's ELBO (Kim et al.); the authors' code steps up the "
                 "batch loss, so the paper's SA-VAE is the weaker baseline")
-#: Parameters only one model uses: compared only where a side is that model.
+#: Parameters only one model uses, compared only where a side is that model.
 MODEL_PARAMETERS = {"svi_lr": "SA-VAE", "damping": "VLAE"}
 
 

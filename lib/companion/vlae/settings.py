@@ -64,7 +64,7 @@ class VLAESettings(ChapterSettings):
     likelihood: str = "gaussian"
     #: the models the run trains (of :data:`~companion.vlae.models.MODELS`; a list or "vae,vlae")
     models: tuple[str, ...] = TABLE1_MODELS
-    #: T: Laplace updates (VLAE), gradient steps (SA-VAE), reflections (VAE+HF), flow steps (VAE+IAF)
+    #: T, the Laplace updates (VLAE), gradient steps (SA-VAE), reflections (VAE+HF) or flow steps (VAE+IAF)
     steps: int = 4
     #: training epochs of the run's models
     epochs: int = 80
@@ -86,7 +86,7 @@ class VLAESettings(ChapterSettings):
     svi_lr: float = 0.03
     #: training epochs of the 2-D models the figures show
     figure_epochs: int = 20
-    #: CPU threads torch may use (0: torch's default)
+    #: CPU threads torch may use (0 leaves torch's default)
     threads: int = 1
 
     def validate(self) -> None:
