@@ -43,7 +43,7 @@ import torch
 from companion import paper, results
 from companion.config import resolve
 from companion.evidence import EFFECT, MEASUREMENT, Claim, Decision, Finding
-from companion.reproduce.plan import planned_keys
+from companion.reproduce.plan import planned_records
 from companion.splitnet import diagnostics
 from companion.splitnet.settings import ARM_PHASES, PROFILES, Schedule, SplitNetSettings, schedules
 from companion.splitnet.significance import mcnemar_exact, margin_p, paired_bootstrap
@@ -455,7 +455,7 @@ def findings(scale: str, runs: pd.DataFrame | None = None, *,
     pooled), the speed-up on ``benchmarks`` (by default the committed ``splitnet/parallel``
     records)."""
     if runs is None:
-        runs = results.load_runs("splitnet", profile=scale, keys=planned_keys("splitnet", scale))
+        runs = planned_records("splitnet", scale)
     if benchmarks is None:
         benchmarks = results.load_runs("splitnet/parallel")
     return accuracy_findings(scale, runs) + speed_findings(scale, benchmarks)

@@ -2,7 +2,7 @@
 
 :data:`CLAIMS` holds the paper's two claims about the KL term (the sentence, the paper's number
 and the rule); :func:`findings` turns the records of one scale (by default the committed
-records of its planned grid, :func:`companion.reproduce.plan.planned_keys`) into one
+records of its planned grid, :func:`companion.reproduce.plan.planned_records`) into one
 :class:`~companion.evidence.Finding` per claim and setting (:func:`settings_of`), which
 :func:`companion.evidence.decide` decides for the chapter and the summary page alike:
 
@@ -35,8 +35,7 @@ from matplotlib.figure import Figure
 from companion import paper
 from companion.evidence import RULE, Claim, Decision, Finding, describe, paired_finding, paired_statistics
 from companion.plotting import seed_points
-from companion.reproduce.plan import planned_keys
-from companion.results import load_runs
+from companion.reproduce.plan import planned_records
 from companion.vhcr.settings import LABELS, VARIANTS
 
 #: Test metrics per word of each model, as the records name them.
@@ -249,7 +248,7 @@ def findings(scale: str, runs: pd.DataFrame | None = None) -> list[Finding]:
     committed records of ``scale``'s planned grid), one finding per claim and setting; one
     "not run" finding per claim when nothing is recorded."""
     if runs is None:
-        runs = load_runs("vhcr", profile=scale, keys=planned_keys("vhcr", scale))
+        runs = planned_records("vhcr", scale)
     settings = settings_of(runs) or [("—", runs)]
     return [kl_finding(claim, scale, setting, per_seed(group)) for setting, group in settings for claim in CLAIMS]
 
