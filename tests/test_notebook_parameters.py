@@ -52,3 +52,12 @@ def test_the_parameters_cell_holds_exactly_the_chapter_parameters(notebook):
                 if "parameters" in c.metadata.get("tags", []))
     names = set(re.findall(r"^(\w+) =", cell.source, re.MULTILINE))
     assert names == set(chapter_parameters(notebook.stem))
+
+
+def test_a_results_folder_that_cannot_be_written_stops_the_notebook_before_it_runs(tmp_path, monkeypatch):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("COMPANION_RESULTS_DIR", str(blocked / "results"))
+    error = _failure(ROOT / "notebooks" / "data.ipynb", tmp_path)
+    assert error.ename == "ResultsFolderError" and str(blocked / "results") in error.evalue
+    assert error.exec_count <= 3

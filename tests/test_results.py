@@ -123,3 +123,18 @@ def test_uncommitted_code_is_dirty_with_the_diff_hash_and_the_results_store_is_n
     (tmp_path / "code.py").write_text("x = 2\n")
     dirty, diff = results.checkout_state()
     assert dirty == commit + "+dirty" and len(diff) == 12
+
+
+def test_a_results_folder_that_cannot_be_written_is_named_before_anything_runs(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(results.ResultsFolderError, match=f"records cannot be written to {blocked}/records"):
+        results.check_writable(blocked / "records")
+    assert results.check_writable(tmp_path / "records") == tmp_path / "records"
+
+
+def test_a_failed_record_write_names_its_path(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(results.ResultsFolderError, match=f"could not write {blocked}/vlae/r.json"):
+        results.atomic_write_text(blocked / "vlae" / "r.json", "{}")

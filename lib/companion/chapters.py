@@ -78,6 +78,12 @@ def chapter_parameters(chapter: str) -> list[str]:
 
 def chapter_settings(chapter: str, namespace: Mapping[str, object]) -> ChapterSettings:
     """The settings of ``chapter``'s notebook from the names of its ``parameters`` cell
-    (:func:`companion.config.from_notebook`: an unknown name stops the notebook, naming it).
-    Call it first thing after the ``parameters`` cell."""
-    return from_notebook(profiles_of(chapter), namespace)
+    (:func:`companion.config.from_notebook`; an unknown name stops the notebook, naming it).
+    Call it first thing after the ``parameters`` cell. It also checks that the run's record can
+    be written (:func:`companion.results.check_writable`), so a read-only or full results folder
+    stops the notebook before it trains, not after."""
+    from companion.results import check_writable
+
+    settings = from_notebook(profiles_of(chapter), namespace)
+    check_writable()
+    return settings

@@ -57,8 +57,36 @@ def stored_results_dir() -> Path:
     return repository_root() / "data" / "results"
 
 
+class ResultsFolderError(OSError):
+    """The folder records go to cannot be written (read-only, full, or not a folder)."""
+
+
+def check_writable(folder: Path | None = None) -> Path:
+    """Make sure records can be written to ``folder`` (default :func:`results_dir`) before a run
+    trains, so that no result is lost at its end: raises :class:`ResultsFolderError` naming the
+    folder and the reason."""
+    folder = Path(folder or results_dir())
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise ResultsFolderError(f"records cannot be written to {folder} ({error.strerror or error}); "
+                                 "free space there, make it writable, or set COMPANION_RESULTS_DIR "
+                                 "to another folder") from error
+    return folder
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one (an
+    error names the path)."""
+    try:
+        _atomic_write_text(path, text)
+    except OSError as error:
+        raise ResultsFolderError(f"could not write {path}: {error.strerror or error}") from error
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
