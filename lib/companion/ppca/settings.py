@@ -18,17 +18,16 @@ about 5 CPU-min per run (≈ 32 for the grid), 17–21 minutes of wall time per 
 2-core machine.
 
 The chapter generates its data, so ``data_dir`` has no use here: it is recorded (it is a common
-parameter) but a value given for it only draws a warning.
+parameter) but a value given for it only draws a warning (:func:`companion.config.warn_unused`).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from companion.config import ChapterSettings, ParameterError, check_float, check_int
+from companion.config import ChapterSettings, ParameterError, check_float, check_int, warn_unused
 
 
 def check_ratios(name: str, values: Sequence[float] | str | float) -> tuple[float, ...]:
@@ -82,8 +81,7 @@ class PPCASettings(ChapterSettings):
 
     def validate(self) -> None:
         if self.data_dir is not None:
-            warnings.warn(f"data_dir={self.data_dir!r} is ignored: the PPCA chapter generates its data",
-                          stacklevel=2)
+            warn_unused("data_dir", self.data_dir, "the PPCA chapter generates its data")
         self.normalise("angle", check_float("angle", self.angle, minimum=0.0, maximum=90.0, open_min=True))
         self.normalise("norm_ratios", check_ratios("norm_ratios", self.norm_ratios))
         for name in ("seeds", "observed_dim", "examples", "lbfgs_iterations", "sgd_epochs", "nonlinear_epochs",

@@ -25,12 +25,12 @@ of a core, it runs for several hours.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from companion.config import ChapterSettings, ParameterError, check_choice, check_choices, check_float, check_int
+from companion.config import (ChapterSettings, ParameterError, check_choice, check_choices, check_float, check_int,
+                              warn_unused)
 from companion.vhcr.corpora import CORPORA
 
 #: Model variants, name → (model, word drop applies, utterance drop applies).
@@ -139,8 +139,8 @@ class VHCRSettings(ChapterSettings):
         default = next(field.default for field in fields(self) if field.name == name)
         users = [variant for variant, flags in VARIANTS.items() if flags[position]]
         if getattr(self, name) != default and not set(users) & set(self.models):
-            warnings.warn(f"{name}={getattr(self, name)!r} is not used: no model in models={list(self.models)} "
-                          f"applies it (only {users} do)", stacklevel=2)
+            warn_unused(name, getattr(self, name), f"no model in models={list(self.models)} applies it "
+                        f"(only {users} do)")
 
 
 PROFILES: dict[str, VHCRSettings] = {"cpu": VHCRSettings()}
