@@ -1,16 +1,18 @@
 """Are SplitNet's class groups learned from the data? A pilot on the chapter's CPU profile.
 
-Grouping procedures (``--procedure INIT:RAMP:SCALE:EPOCHS``, repeatable), each from several
+Grouping procedures (``--procedure INIT:RAMP:SCALE:EPOCHS[:GAMMA1]``, repeatable), each from several
 random initialisations of the assignment logits:
 
 * INIT — ``scratch`` (the paper's: a fresh network) or ``baseline`` (the grouping phase starts from
   one trained unsplit baseline, shared by every run; ``grouping_init``);
 * RAMP — the fraction of the grouping epochs trained without the disjoint term R_D (``gamma_ramp``);
 * SCALE — the assignment logits' learning rate over the weights' (``assignment_lr_scale``);
-* EPOCHS — grouping epochs.
+* EPOCHS — grouping epochs;
+* GAMMA1 — the weight γ1 of the group-weight penalty R_W (default: the profile's).
 
 For each run: the fraction of classes still in the group their initial logits gave them, the
-test error at the end of the grouping phase, and the agreement of the final class partition
+test error at the end of the grouping phase and right after the cut, the share of the split
+layers' squared weights between groups just before the cut (mean and largest over layers), and the agreement of the final class partition
 with the grouping the baseline's classifier implies (balanced k-means of its weight rows; p:
 the share of random groupings of the same sizes that agree at least as well). Across
 initialisations: the mean pairwise agreement of the final partitions (fraction of classes under
@@ -32,20 +34,26 @@ import torch
 
 from companion.config import resolve
 from companion.results import record_run
-from companion.splitnet import diagnostics, evidence, experiments
+from companion.splitnet import diagnostics, evidence, experiments, split
 from companion.splitnet.settings import PROFILES
 from companion.training import seed_everything, use_threads
 
 
 def procedure_options(procedure: str) -> dict:
-    """``INIT:RAMP:SCALE:EPOCHS`` as settings."""
+    """``INIT:RAMP:SCALE:EPOCHS[:GAMMA1]`` as settings."""
     try:
-        init, ramp, scale, epochs = procedure.split(":")
-        return {"grouping_init": init, "gamma_ramp": float(ramp), "assignment_lr_scale": float(scale),
-                "epochs": int(epochs)}
+        init, ramp, scale, epochs, *gamma = procedure.split(":")
+        options = {"grouping_init": init, "gamma_ramp": float(ramp), "assignment_lr_scale": float(scale),
+                   "epochs": int(epochs)}
+        if len(gamma) > 1:
+            raise ValueError(procedure)
+        if gamma:
+            _, disjoint, balance = PROFILES["cpu"].gammas
+            options["gammas"] = (float(gamma[0]), disjoint, balance)
+        return options
     except ValueError as error:
-        raise SystemExit(f"--procedure {procedure!r}: give INIT:RAMP:SCALE:EPOCHS, "
-                         "e.g. baseline:0.5:100:8") from error
+        raise SystemExit(f"--procedure {procedure!r}: give INIT:RAMP:SCALE:EPOCHS[:GAMMA1], "
+                         "e.g. baseline:0.5:100:8 or baseline:0.5:100:8:10") from error
 
 
 def run(procedure: str, seed: int, base: dict, data: experiments.SplitData,
@@ -57,10 +65,14 @@ def run(procedure: str, seed: int, base: dict, data: experiments.SplitData,
     started = time.perf_counter()
     grouping = experiments.train_grouping(params, data, baseline)
     first, last = grouping.snapshots[0]["classes"], grouping.snapshots[-1]["classes"]
+    off_block = split.off_block_mass(grouping.model.network, grouping.model.assignments)
+    cut = split.split_network(grouping.model.network, grouping.model.assignments)
     comparison = diagnostics.compare_with_reference(diagnostics.class_partition(last), reference)
     return {"procedure": procedure, "seed": seed, **evidence.grouping_record(first, last),
             "baseline_partition": evidence.encode_partition(reference),
             "grouping_error": experiments.last_error(grouping.history),
+            "error_at_split": experiments.error_rate(cut, data.test_images, data.test_labels),
+            "off_block_mass": sum(off_block.values()) / len(off_block), "off_block_max": max(off_block.values()),
             "agree_baseline": comparison.agreement, "p_baseline": comparison.p_value,
             "seconds": time.perf_counter() - started}
 

@@ -53,6 +53,22 @@ def zero_off_block(network: WideResNet, assignments: SplitAssignments,
     return masked
 
 
+def off_block_mass(network: nn.Module, assignments: SplitAssignments,
+                   groups: HardGroups | None = None) -> dict[str, float]:
+    """Per split layer, the share of its squared weight magnitude between different hard groups
+    (what the cut drops): 0 for a block-diagonal layer, about 1 − 1/G for unstructured weights
+    and G balanced groups."""
+    groups = assignments.hard_groups() if groups is None else groups
+    shares = {}
+    with torch.no_grad():
+        for layer, module in assignments.split_layers(network):
+            squared = module.weight.detach().cpu().pow(2)
+            squared = squared.sum(dim=(2, 3)) if squared.dim() == 4 else squared  # K×D
+            mask = block_mask(groups[layer.input], groups[layer.output])
+            shares[layer.module] = float(squared[~mask].sum() / squared.sum().clamp_min(1e-30))
+    return shares
+
+
 def _copy_batch_norm(target: nn.BatchNorm2d, source: nn.BatchNorm2d, index: torch.Tensor) -> None:
     for name in ("weight", "bias", "running_mean", "running_var"):
         getattr(target, name).copy_(getattr(source, name)[index])
