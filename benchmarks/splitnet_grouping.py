@@ -66,12 +66,16 @@ def run(procedure: str, seed: int, base: dict, data: experiments.SplitData,
     grouping = experiments.train_grouping(params, data, baseline)
     first, last = grouping.snapshots[0]["classes"], grouping.snapshots[-1]["classes"]
     off_block = split.off_block_mass(grouping.model.network, grouping.model.assignments)
-    cut = split.split_network(grouping.model.network, grouping.model.assignments)
+    try:
+        cut = split.split_network(grouping.model.network, grouping.model.assignments)
+        error_at_split, cut_problem = experiments.error_rate(cut, data.test_images, data.test_labels), ""
+    except ValueError as error:  # a group left without units: no network to cut
+        error_at_split, cut_problem = None, str(error)
     comparison = diagnostics.compare_with_reference(diagnostics.class_partition(last), reference)
     return {"procedure": procedure, "seed": seed, **evidence.grouping_record(first, last),
             "baseline_partition": evidence.encode_partition(reference),
             "grouping_error": experiments.last_error(grouping.history),
-            "error_at_split": experiments.error_rate(cut, data.test_images, data.test_labels),
+            "error_at_split": error_at_split, "cut_problem": cut_problem,
             "off_block_mass": sum(off_block.values()) / len(off_block), "off_block_max": max(off_block.values()),
             "agree_baseline": comparison.agreement, "p_baseline": comparison.p_value,
             "seconds": time.perf_counter() - started}
