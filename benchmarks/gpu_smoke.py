@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY: dict[str, dict] = {
     "data": {"examples": 8},
     "vlae": {"epochs": 3, "figure_epochs": 1, "importance_samples": 10, "hidden_dim": 32, "latent_dim": 4},
-    "splitnet": {"epochs": 2, "finetune_epochs": 1, "depth": 10, "width": 1},
+    "splitnet": {"epochs": 2, "finetune_epochs": 1, "depth": 10, "width": 1, "lr_decay_at": [], "finetune_lr_decay_at": []},
     "vhcr": {"epochs": 1, "train_conversations": 64, "eval_conversations": 4, "importance_samples": 5,
              "replies": 1, "kl_annealing_steps": 2},
     "ppca": {"seeds": 1, "examples": 200, "lbfgs_iterations": 20, "sgd_epochs": 2, "nonlinear_epochs": 2,

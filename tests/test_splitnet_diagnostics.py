@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -100,3 +102,46 @@ def test_a_grouping_matching_the_reference_beats_random_groupings():
     assert comparison.random_mean == pytest.approx(162 / 252, abs=0.02)
     unrelated = diagnostics.compare_with_reference(torch.tensor([0, 0, 1, 1, 0, 0, 1, 1, 0, 1]), reference)
     assert unrelated.p_value > 0.5
+
+
+def test_partitions_of_sizes_enumerates_every_unordered_partition():
+    five_five = diagnostics.partitions_of_sizes([5, 5])
+    assert len(five_five) == math.comb(10, 5) // 2 == 126
+    assert len({tuple(row.tolist()) for row in five_five}) == 126
+    assert (torch.bincount(five_five[0]) == 5).all()
+    assert len(diagnostics.partitions_of_sizes([2, 1])) == 3  # {a,b}|{c}, {a,c}|{b}, {b,c}|{a}
+
+
+def test_confusion_percentile_ranks_the_grouping_the_confusions_imply_first():
+    # classes 0–4 confuse each other, 5–9 each other, hardly across
+    confusion = np.full((10, 10), 0.001)
+    confusion[:5, :5] = confusion[5:, 5:] = 0.02
+    np.fill_diagonal(confusion, 0.9)
+    best = torch.tensor([0] * 5 + [1] * 5)
+    ranked = diagnostics.confusion_percentile(confusion, best)
+    assert ranked.partitions == 126 and ranked.share == pytest.approx(1 / 126)
+    assert ranked.score == pytest.approx(diagnostics.cross_group_confusion(confusion, 1 - best))
+    swapped = torch.tensor([0, 0, 0, 0, 1, 0, 1, 1, 1, 1])  # one pair of classes exchanged
+    assert diagnostics.confusion_percentile(confusion, swapped).share == pytest.approx(26 / 126)
+    mixed = torch.tensor([0, 1] * 5)
+    assert diagnostics.confusion_percentile(confusion, mixed).share > 0.5
+
+
+def test_agreement_with_a_reference_is_ranked_exactly_for_ten_classes():
+    first = torch.tensor([0] * 5 + [1] * 5)
+    assert diagnostics.compare_with_reference(first, first).p_value == pytest.approx(1 / 126)
+    one_swap = torch.tensor([0, 0, 0, 0, 1, 0, 1, 1, 1, 1])
+    result = diagnostics.compare_with_reference(one_swap, first)
+    assert result.agreement == pytest.approx(0.8) and result.p_value == pytest.approx(26 / 126)
+    assert len(result.random_agreements) == 126 and result.random_mean == pytest.approx(162 / 252)
+    assert diagnostics.compare_with_reference(torch.tensor([0, 1] * 5), first).p_value == 1.0  # 0.6: the floor
+
+
+def test_partition_counts_and_the_fallback_to_random_draws():
+    assert diagnostics.partition_count([5, 5]) == 126
+    assert diagnostics.partition_count([3, 3, 2, 2]) == len(diagnostics.partitions_of_sizes([3, 3, 2, 2])) == 6300
+    assert diagnostics.partition_count([3, 2]) == 10
+    partitions, exact = diagnostics.reference_partitions([50, 50], draws=300)
+    assert not exact and partitions.shape == (300, 100)
+    assert (torch.bincount(partitions[0]) == 50).all()
+    assert diagnostics.reference_partitions([5, 5])[1]

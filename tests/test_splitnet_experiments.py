@@ -8,8 +8,8 @@ import torch
 from companion.splitnet import experiments
 from companion.splitnet.assignment import balanced_groups
 from companion.splitnet.augmentation import random_crop_flip, standardize_per_image
-from companion.config import resolve
-from companion.splitnet.settings import PROFILES
+from companion.config import ParameterError, resolve
+from companion.splitnet.settings import PROFILES, decay_milestones
 
 
 def settings(**given):
@@ -25,7 +25,7 @@ def _tiny_data(classes=4, count=64):
 
 
 def test_grouping_then_split_then_finetune_runs_and_records_assignments():
-    params = settings(groups="1-2-2", epochs=2, finetune_epochs=1, batch_size=16, width=1,
+    params = settings(lr_decay_at=(), finetune_lr_decay_at=(), groups="1-2-2", epochs=2, finetune_epochs=1, batch_size=16, width=1,
                       device="cpu", grouping_init="scratch")
     data = _tiny_data()
     grouping = experiments.train_grouping(params, data)
@@ -45,31 +45,62 @@ def test_grouping_then_split_then_finetune_runs_and_records_assignments():
 
 
 def test_run_rows_record_every_model_with_what_the_evidence_needs():
-    params = settings(groups="1-1-2", epochs=2, finetune_epochs=1, batch_size=16, width=1, device="cpu",
+    params = settings(lr_decay_at=(), finetune_lr_decay_at=(), groups="1-1-2", epochs=2, finetune_epochs=1, batch_size=16, width=1, device="cpu",
                       grouping_init="scratch")
     data = _tiny_data()
     baseline, baseline_history = experiments.train_baseline(params, data)
-    grouping = experiments.train_grouping(params, data)
-    assignments = grouping.model.assignments
-    assignments.set_hard(balanced_groups(assignments, torch.Generator().manual_seed(0)))
-    split, split_history, error_at_split = experiments.finetune_split(params, data, grouping)
-    random_split, random_history = experiments.train_random_split(params, data)
+    frozen = experiments.random_partition(params, data)
+    learned = experiments.train_arm(params, data, frozen=frozen)  # frozen too: two toy epochs may empty a group
+    random = experiments.train_arm(params, data, frozen=frozen)
+    direct, direct_history = experiments.train_random_split(params, data)
     rows = experiments.run_rows(params, data, baseline=baseline, baseline_history=baseline_history,
-                                grouping=grouping, split=split, split_history=split_history,
-                                error_at_split=error_at_split, random_split=random_split,
-                                random_history=random_history)
+                                learned=learned, random=random, direct=direct, direct_history=direct_history)
     by_model = {row["model"]: row for row in rows}
-    assert list(by_model) == ["baseline", "SplitNet", "SplitNet-R"]
+    assert list(by_model) == ["baseline", "SplitNet", "SplitNet-R", "SplitNet-R (direct)"]
     assert len(baseline_history.epochs) == params.epochs + params.finetune_epochs
     assert by_model["baseline"]["test_error"] == experiments.last_error(baseline_history)
     assert len(by_model["baseline"]["classifier_partition"]) == data.num_classes
-    learned = by_model["SplitNet"]
-    assert learned["error_at_split"] == error_at_split
-    assert learned["grouping_error"] == experiments.last_error(grouping.history)
-    assert learned["test_error"] == experiments.last_error(split_history)
-    assert {"class_partition", "initial_partition", "kept_from_init"} <= set(learned)
+    confusion = torch.tensor(by_model["baseline"]["soft_confusion"])
+    assert confusion.shape == (4, 4) and torch.allclose(confusion.sum(dim=1), torch.ones(4), atol=1e-3)
+    for name, arm in (("SplitNet", learned), ("SplitNet-R", random)):
+        row = by_model[name]
+        assert row["error_at_split"] == arm.error_at_split
+        assert row["grouping_error"] == experiments.last_error(arm.grouping.history)
+        assert row["test_error"] == experiments.last_error(arm.history)
+        assert 0 <= row["off_block_mass"] <= row["off_block_max"] <= 1
+    assert {"class_partition", "initial_partition", "kept_from_init"} <= set(by_model["SplitNet"])
     assert all(len(row["test_correct"]) == len(data.test_labels) for row in rows)
-    assert len(random_history.epochs) == params.epochs + params.finetune_epochs
+    assert len(direct_history.epochs) == params.epochs + params.finetune_epochs
+
+
+def test_the_random_control_differs_from_splitnet_in_the_assignment_alone(monkeypatch):
+    # both arms go through one pipeline: the same phases' schedules, optimiser settings, start
+    # and minibatches; the control's assignment stays frozen at its random groups
+    params = settings(lr_decay_at=(), finetune_lr_decay_at=(), groups="1-2-2", epochs=2, finetune_epochs=1, batch_size=16, width=1, device="cpu",
+                      grouping_init="scratch")
+    data = _tiny_data()
+    calls = []
+    real_fit = experiments.fit
+
+    def recording_fit(model, loss_fn, params, data, *, phase, seed_offset, **kwargs):
+        weights = [p.detach().clone() for p in (model.network if hasattr(model, "network") else model).parameters()]
+        calls.append({"phase": phase, "seed_offset": seed_offset, "start": weights})
+        return real_fit(model, loss_fn, params, data, phase=phase, seed_offset=seed_offset, **kwargs)
+
+    monkeypatch.setattr(experiments, "fit", recording_fit)
+    frozen = experiments.random_partition(params, data)
+    learned_grouping = experiments.train_grouping(params, data)
+    random_grouping = experiments.train_grouping(params, data, frozen=frozen)
+    learned, random = calls
+    assert (learned["phase"], random["phase"]) == ("grouping", "random_grouping")
+    assert learned["seed_offset"] == random["seed_offset"]  # the same minibatches
+    assert all(torch.equal(a, b) for a, b in zip(learned["start"], random["start"]))  # the same start
+    schedule = experiments.schedules(params)
+    assert schedule["grouping"] == schedule["random_grouping"] and schedule["finetune"] == schedule["random_finetune"]
+    assignments = random_grouping.model.assignments
+    assert all(torch.equal(assignments.hard_groups()[name], frozen[name]) for name in assignments.free_names)
+    assert torch.equal(random_grouping.snapshots[0]["classes"], random_grouping.snapshots[-1]["classes"])
+    assert not torch.equal(learned_grouping.snapshots[0]["classes"], learned_grouping.snapshots[-1]["classes"])
 
 
 def test_optimizer_decays_only_weights_and_speeds_up_assignments():
@@ -86,6 +117,25 @@ def test_scheduler_decays_at_fractions_of_the_run():
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
     scheduler = experiments.make_scheduler(optimizer, 400, [0.6, 0.75])
     assert scheduler.milestones == {240: 1, 300: 1}
+
+
+def test_decays_that_round_to_one_epoch_move_apart():
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    # the paper's fine-tuning decays (100 and 140 of 240 epochs) on a 4-epoch fine-tuning both
+    # round to epoch 2; a set of milestones kept one decay of the two, they now act at 2 and 3
+    scheduler = experiments.make_scheduler(optimizer, 4, [5 / 12, 7 / 12])
+    lrs = []
+    for _ in range(4):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs == pytest.approx([1.0, 1.0, 0.1, 0.01])
+    assert decay_milestones(3, (0.6, 0.75)) == [1, 2] and decay_milestones(5, (0.9, 0.95, 1.0)) == [2, 3, 4]
+    assert decay_milestones(240, (5 / 12, 7 / 12)) == [100, 140]  # untouched where they are distinct
+    with pytest.raises(ValueError, match="cannot act on distinct epochs of a 2-epoch run"):
+        experiments.make_scheduler(optimizer, 2, [0.6, 0.75])
+    with pytest.raises(ParameterError, match="lr_decay_at"):
+        settings(epochs=1, finetune_epochs=1)
 
 
 def test_random_crop_flip_moves_pixels_without_changing_them():
@@ -135,7 +185,7 @@ def test_gamma_schedule_holds_back_the_disjoint_term_during_the_ramp():
 
 
 def test_grouping_loss_follows_the_ramp_in_training():
-    params = settings(groups="1-1-2", epochs=2, gamma_ramp=0.5, finetune_epochs=0, batch_size=16,
+    params = settings(lr_decay_at=(), finetune_lr_decay_at=(), groups="1-1-2", epochs=2, gamma_ramp=0.5, finetune_epochs=0, batch_size=16,
                       width=1, device="cpu", gammas=[1.0, 2.0, 10.0], grouping_init="scratch")
     grouping = experiments.train_grouping(params, _tiny_data())
     steps = grouping.history.steps
@@ -149,7 +199,7 @@ def test_grouping_loss_follows_the_ramp_in_training():
 
 def _perturbed_baseline():
     """Settings warm-starting from the baseline, tiny data, and a baseline unlike any fresh network."""
-    params = settings(groups="1-2-2", epochs=1, finetune_epochs=0, batch_size=16, width=1, device="cpu",
+    params = settings(lr_decay_at=(), finetune_lr_decay_at=(), groups="1-2-2", epochs=1, finetune_epochs=0, batch_size=16, width=1, device="cpu",
                       grouping_init="baseline")
     data = _tiny_data()
     baseline = experiments.make_network(params, data)

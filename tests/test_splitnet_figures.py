@@ -11,6 +11,7 @@ import torch  # noqa: E402
 
 from companion.splitnet import figures  # noqa: E402
 from companion.splitnet.assignment import LearnedSplitWRN  # noqa: E402
+from companion.splitnet.split import off_block_mass  # noqa: E402
 from companion.splitnet.wrn import WideResNet  # noqa: E402
 
 
@@ -34,7 +35,10 @@ def test_block_weights_and_sharpening_figures_have_a_panel_per_layer_and_epoch()
     model = LearnedSplitWRN(WideResNet(10, 1, 10, 1), "1-2-2")
     layers = ["stages.2.0.conv2", "head.linear"]
     fig = figures.plot_block_weights({"a": model.network, "b": model.network}, model.assignments, layers)
-    assert len(fig.axes) == 4
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(panels) == 4 and len(fig.axes) == 6  # a colour bar per network
+    shares = off_block_mass(model.network, model.assignments)
+    assert panels[0].get_title().endswith(f"off-block {100 * shares['stages.2.0.conv2']:.1f}%")
     plt.close(fig)
     snapshot = {name: model.assignments.probabilities(name).detach() for name in model.assignments.names}
     fig = figures.plot_assignment_sharpening([snapshot, snapshot], ["classes", "head_in"], [0, 1])

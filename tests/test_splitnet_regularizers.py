@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from companion.splitnet.assignment import LearnedSplitWRN
+from companion.splitnet.assignment import LearnedSplitWRN, balanced_groups
 from companion.splitnet.regularizers import (
     balance_penalty,
     disjoint_penalty,
@@ -13,6 +13,7 @@ from companion.splitnet.regularizers import (
     split_penalties,
     splitnet_regularizer,
 )
+from companion.splitnet.split import off_block_mass
 from companion.splitnet.wrn import WideResNet
 
 HARD = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
@@ -115,3 +116,31 @@ def test_weighted_aggregation_favours_the_larger_layer_penalties():
     plain = split_penalties(model.network, model.assignments, weighted=False)["weight"]
     weighted = split_penalties(model.network, model.assignments, weighted=True)["weight"]
     assert weighted > plain
+
+
+def test_the_group_weight_penalty_alone_makes_every_split_layer_block_diagonal():
+    # R_W on its own, assignments fixed to hard groups: gradient descent must drive the weights
+    # between groups of every split layer — the 3×3 and 1×1 convolutions included — to zero,
+    # while the weights inside the blocks stay (the rows and columns the penalty groups are the
+    # right ones for convolution kernels, as in the authors' _add_split_loss)
+    torch.manual_seed(0)
+    model = LearnedSplitWRN(WideResNet(10, 1, 10, 1), "2-2-2")
+    groups = balanced_groups(model.assignments, torch.Generator().manual_seed(0))
+    model.assignments.set_hard(groups, confidence=30.0)
+    before = off_block_mass(model.network, model.assignments, groups)
+    assert min(before.values()) > 0.4  # random weights: about half the mass lies between 2 groups
+    within = {layer.module: (module.weight.detach() ** 2).sum() * (1 - before[layer.module])
+              for layer, module in model.assignments.split_layers(model.network)}
+    weights = [module.weight for _, module in model.assignments.split_layers(model.network)]
+    optimizer = torch.optim.SGD(weights, lr=0.1, momentum=0.9)
+    for _ in range(200):
+        optimizer.zero_grad()
+        split_penalties(model.network, model.assignments)["weight"].backward()
+        optimizer.step()
+    after = off_block_mass(model.network, model.assignments, groups)
+    assert set(after) == {layer.module for layer in model.assignments.layers}
+    assert any(name.endswith("conv1") for name in after) and any(name.endswith("shortcut") for name in after)
+    assert max(after.values()) < 0.01, after
+    for layer, module in model.assignments.split_layers(model.network):
+        kept = (module.weight.detach() ** 2).sum() * (1 - after[layer.module])
+        assert kept > 0.5 * within[layer.module]  # the blocks themselves are left (nearly) alone

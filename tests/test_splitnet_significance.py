@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from companion.splitnet.significance import mcnemar_exact, margin_p, paired_bootstrap
+from companion.splitnet.significance import mcnemar_exact, paired_bootstrap
 
 
 def _paired(both_right, only_first, only_second, both_wrong):
@@ -80,16 +80,3 @@ def test_bootstrap_needs_the_same_runs_on_the_same_images():
         paired_bootstrap(torch.ones(2, 5), torch.ones(3, 5))
 
 
-def test_margin_p_against_the_margin():
-    # A wrong on 30 more of 400 images than B: an observed difference of +7.5 points
-    first, second = _paired(300, 10, 40, 50)
-    observed = paired_bootstrap(first, second, resamples=4000).difference
-    assert observed == pytest.approx(7.5)
-    # at a margin equal to the observed difference nothing is decided; far from it either way, it is
-    assert margin_p(first, second, observed, resamples=4000) == pytest.approx(1.0, abs=0.1)
-    ps = {margin: margin_p(first, second, margin, resamples=4000) for margin in (0.0, 5.0, 7.5, 10.0, 15.0)}
-    assert ps[15.0] < 0.01 and ps[0.0] < 0.01, "clearly below the margin, and clearly above it"
-    assert ps[5.0] > ps[0.0] and ps[10.0] > ps[15.0]
-    # the same predictions lie below any positive margin in every resample
-    same = torch.ones(50, dtype=torch.bool)
-    assert margin_p(same, same, 0.5, resamples=999) == pytest.approx(2 / 1000)

@@ -1,9 +1,9 @@
-"""The chapter's runs: data, the unsplit baseline, SplitNet's two phases and the random control.
+"""The chapter's runs: data, the unsplit baseline, SplitNet's two phases and the random controls.
 
 Every model trains with :func:`companion.training.train` and SGD with momentum 0.9; weight
 decay acts on convolution and linear weights only (not on batch norm, biases or assignment
 logits), as in the authors' code. The learning rate is multiplied by 0.1 at the given fractions
-of each run's epochs.
+of each run's epochs (:func:`~companion.splitnet.settings.decay_milestones`).
 
 * baseline: the unsplit WRN, ``epochs + finetune_epochs`` epochs from scratch;
 * SplitNet: grouping phase (``epochs``; cross-entropy + γ1 R_W + γ2 R_D + γ3 R_E, dropout on
@@ -14,9 +14,13 @@ of each run's epochs.
   its epochs without the disjoint term (γ2 = 0), so the weights can move the classes before R_D
   hardens the assignments (the balance term stays on: without it all classes drift into one
   group);
-* SplitNet-R: the same tree with random equal-size groups, trained for
-  ``epochs + finetune_epochs`` epochs, so it sees as many epochs as SplitNet; from scratch, or
-  (``grouping_init="baseline"``) cut from the same trained baseline as SplitNet starts from.
+* SplitNet-R, the control of "learned groups beat random ones": SplitNet's pipeline with the
+  assignment frozen to a random balanced partition — the same start, the same grouping phase
+  (the penalty then drives the weights between the random groups to zero), the same cut and the
+  same fine-tuning, on the same minibatches: the two arms differ in the assignment alone;
+* SplitNet-R (direct), the paper's form of the control: the same tree with random equal-size
+  groups cut at the start and trained ``epochs + finetune_epochs`` epochs, from scratch or
+  (``grouping_init="baseline"``) from the trained baseline.
 """
 
 from __future__ import annotations
@@ -41,8 +45,8 @@ from companion.splitnet.counting import count_cost, reduction
 from companion.splitnet.evidence import encode_correct, encode_partition, grouping_record
 from companion.splitnet.parallel import MultiDeviceSplitNet
 from companion.splitnet.regularizers import splitnet_regularizer
-from companion.splitnet.settings import SplitNetSettings, ramp_epochs, schedules
-from companion.splitnet.split import SplitWideResNet, split_network
+from companion.splitnet.settings import SplitNetSettings, decay_milestones, ramp_epochs, schedules
+from companion.splitnet.split import HardGroups, SplitWideResNet, off_block_mass, split_network
 from companion.splitnet.wrn import PreActBlock, WideResNet
 from companion.training import TrainResult, checkpoint_fingerprint, checkpoint_folder, train
 
@@ -111,9 +115,9 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float,
 
 def make_scheduler(optimizer: torch.optim.Optimizer, epochs: int, decay_at: Sequence[float]
                    ) -> torch.optim.lr_scheduler.MultiStepLR:
-    """×0.1 at each fraction of ``epochs`` in ``decay_at`` (e.g. 0.6 of 400 → epoch 240)."""
-    milestones = sorted({int(round(fraction * epochs)) for fraction in decay_at})
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=0.1)
+    """×0.1 at each fraction of ``epochs`` in ``decay_at`` (e.g. 0.6 of 400 → epoch 240); two
+    fractions on one epoch are an error (:func:`~companion.splitnet.settings.decay_milestones`)."""
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, decay_milestones(epochs, decay_at), gamma=0.1)
 
 
 @torch.no_grad()
@@ -213,12 +217,26 @@ def freeze_block_bn_scales(network: WideResNet) -> None:
                 bn.weight.requires_grad_(False)
 
 
-def train_grouping(params: SplitNetSettings, data: SplitData, baseline: WideResNet | None = None
-                   ) -> GroupingRun:
+#: Logit of a frozen assignment's own group (the others 0): each unit's probability of its group
+#: is 1 − e^{-10} ≈ 0.99995, so R_W sees the hard partition.
+FROZEN_CONFIDENCE = 10.0
+
+
+def random_partition(params: SplitNetSettings, data: SplitData) -> HardGroups:
+    """SplitNet-R's random balanced groups of every assignment, drawn from the run's seed."""
+    network = make_network(params, data)
+    return balanced_groups(LearnedSplitWRN(network, params.groups).assignments,
+                           torch.Generator().manual_seed(params.seed))
+
+
+def train_grouping(params: SplitNetSettings, data: SplitData, baseline: WideResNet | None = None,
+                   frozen: HardGroups | None = None) -> GroupingRun:
     """Phase 1: learn the network and the group assignments together; with
     ``grouping_init="baseline"`` the network starts as ``baseline`` (every weight and batch-norm
     statistic; the assignment logits start random as from scratch, and the block batch-norm
-    scales stay frozen at the baseline's values)."""
+    scales stay frozen at the baseline's values). With ``frozen`` groups (SplitNet-R) the
+    assignments are fixed to them and only the network trains, on the same objective, schedule
+    and minibatches (checkpointed as ``random_grouping``)."""
     torch.manual_seed(params.seed)
     model = LearnedSplitWRN(make_network(params, data, dropout=params.dropout), params.groups)
     if params.grouping_init == "baseline":
@@ -227,6 +245,9 @@ def train_grouping(params: SplitNetSettings, data: SplitData, baseline: WideResN
                              "train_grouping(params, data, baseline)")
         model.network.load_state_dict(baseline.state_dict())
     freeze_block_bn_scales(model.network)
+    if frozen is not None:
+        model.assignments.set_hard(dict(frozen), confidence=FROZEN_CONFIDENCE)
+        model.assignments.requires_grad_(False)
     run = GroupingRun(model, TrainResult(pd.DataFrame(), pd.DataFrame()))
 
     def snapshot(trained: LearnedSplitWRN, epoch: int) -> None:
@@ -235,7 +256,8 @@ def train_grouping(params: SplitNetSettings, data: SplitData, baseline: WideResN
     snapshot(model, -1)
     ramp = ramp_epochs(params.gamma_ramp, params.epochs)
     run.history = fit(model, grouping_loss(params.gammas, params.augment, ramp), params, data,
-                      phase="grouping", seed_offset=1, on_epoch=snapshot, extras={"snapshots": run.snapshots})
+                      phase="grouping" if frozen is None else "random_grouping", seed_offset=1,
+                      on_epoch=snapshot, extras={"snapshots": run.snapshots})
     model.cpu()
     return run
 
@@ -247,23 +269,58 @@ def assignment_snapshot(model: LearnedSplitWRN) -> dict[str, torch.Tensor]:
                 for name in model.assignments.names}
 
 
-def finetune_split(params: SplitNetSettings, data: SplitData, grouping: GroupingRun
-                   ) -> tuple[SplitWideResNet, TrainResult, float]:
-    """Phase 2: cut along the arg-max groups, then fine-tune; also returns the error right after
-    the cut (before any fine-tuning)."""
+def finetune_split(params: SplitNetSettings, data: SplitData, grouping: GroupingRun,
+                   phase: str = "finetune") -> tuple[SplitWideResNet, TrainResult, float]:
+    """Phase 2: cut along the arg-max groups, then fine-tune (checkpointed as ``phase``:
+    "random_finetune" for SplitNet-R, on the same minibatches); also returns the error right
+    after the cut (before any fine-tuning)."""
     split = split_network(grouping.model.network, grouping.model.assignments)
     error_at_split = error_rate(split, data.test_images, data.test_labels, resolve_device(params.device))
     torch.manual_seed(params.seed)
-    history = fit(split, cross_entropy_loss(params.augment), params, data, phase="finetune",
-                  seed_offset=2)
+    history = fit(split, cross_entropy_loss(params.augment), params, data, phase=phase, seed_offset=2)
     return split.cpu(), history, error_at_split
+
+
+@dataclass
+class SplitArm:
+    """One arm that is grouped, cut and fine-tuned (SplitNet, or SplitNet-R with its assignment
+    frozen): the grouping phase, the split network, its fine-tuning and the error right after the
+    cut."""
+
+    grouping: GroupingRun
+    split: SplitWideResNet
+    history: TrainResult
+    error_at_split: float
+
+    @property
+    def error(self) -> float:
+        """Test error after fine-tuning (right after the cut when there is none)."""
+        return last_error(self.history) if len(self.history.epochs) else self.error_at_split
+
+    def facts(self) -> dict[str, Any]:
+        """What a record keeps of the arm beside its error: the error at the end of the grouping
+        phase and right after the cut, and the share of the split layers' squared weights between
+        groups just before the cut (mean and largest over layers)."""
+        shares = off_block_mass(self.grouping.model.network, self.grouping.model.assignments)
+        return {"grouping_error": last_error(self.grouping.history), "error_at_split": self.error_at_split,
+                "off_block_mass": sum(shares.values()) / len(shares), "off_block_max": max(shares.values())}
+
+
+def train_arm(params: SplitNetSettings, data: SplitData, baseline: WideResNet | None = None,
+              frozen: HardGroups | None = None) -> SplitArm:
+    """SplitNet (learned assignment) or, with ``frozen`` groups, SplitNet-R: grouping phase,
+    cut, fine-tuning."""
+    grouping = train_grouping(params, data, baseline, frozen)
+    split, history, error_at_split = finetune_split(params, data, grouping,
+                                                    "finetune" if frozen is None else "random_finetune")
+    return SplitArm(grouping, split, history, error_at_split)
 
 
 def train_random_split(params: SplitNetSettings, data: SplitData, baseline: WideResNet | None = None
                        ) -> tuple[SplitWideResNet, TrainResult]:
-    """SplitNet-R: the same tree, random equal-size groups, trained ``epochs + finetune_epochs``
-    epochs; from scratch, or with ``grouping_init="baseline"`` cut from the trained ``baseline``
-    like SplitNet, so that both start from the same network and train as many epochs."""
+    """SplitNet-R (direct), the paper's control: the same tree, random equal-size groups (those of
+    :func:`random_partition`), cut at the start and trained ``epochs + finetune_epochs`` epochs;
+    from scratch, or with ``grouping_init="baseline"`` cut from the trained ``baseline``."""
     torch.manual_seed(params.seed)
     network = make_network(params, data)
     if params.grouping_init == "baseline":
@@ -302,32 +359,39 @@ def last_error(history: TrainResult) -> float:
     return float(history.epochs["test_error"].iloc[-1])
 
 
-def finetuned_error(params: SplitNetSettings, history: TrainResult, error_at_split: float) -> float:
-    """SplitNet's test error after fine-tuning (the error right after the cut when there is none)."""
-    return last_error(history) if params.finetune_epochs else error_at_split
-
-
 def baseline_grouping(params: SplitNetSettings, baseline: WideResNet) -> torch.Tensor:
     """The grouping of the classes into the tree's leaf groups that the baseline's classifier
     implies (:func:`~companion.splitnet.diagnostics.balanced_partition` of its weight rows)."""
     return diagnostics.balanced_partition(baseline.head.linear.weight, int(params.groups.split("-")[-1]))
 
 
+def soft_confusion(model: nn.Module, data: SplitData) -> list[list[float]]:
+    """The model's mean predicted probabilities on the test images of each class: row i, column
+    j is the mean p(j | x) over the images x of class i (rounded to 4 decimals for the record)."""
+    probabilities = torch.softmax(predict(model, data.test_images), dim=1)
+    rows = torch.stack([probabilities[data.test_labels == label].mean(dim=0)
+                        for label in range(data.num_classes)])
+    return [[round(float(value), 4) for value in row] for row in rows]
+
+
 def run_rows(params: SplitNetSettings, data: SplitData, *, baseline: WideResNet, baseline_history: TrainResult,
-             grouping: GroupingRun, split: SplitWideResNet, split_history: TrainResult, error_at_split: float,
-             random_split: SplitWideResNet, random_history: TrainResult) -> list[dict[str, Any]]:
+             learned: SplitArm, random: SplitArm, direct: SplitWideResNet, direct_history: TrainResult
+             ) -> list[dict[str, Any]]:
     """The rows a run records, one per model (:func:`model_row`): the baseline with the grouping
-    its classifier implies; SplitNet with its error at the end of the grouping phase and right
-    after the cut, and its grouping (:func:`~companion.splitnet.evidence.grouping_record`);
-    SplitNet-R."""
-    grouping_facts = grouping_record(grouping.snapshots[0]["classes"], grouping.snapshots[-1]["classes"])
+    its classifier implies and its :func:`soft_confusion`; SplitNet and SplitNet-R, each with
+    :meth:`SplitArm.facts`, SplitNet also with its grouping
+    (:func:`~companion.splitnet.evidence.grouping_record`); SplitNet-R (direct)."""
+    grouping_facts = grouping_record(learned.grouping.snapshots[0]["classes"],
+                                     learned.grouping.snapshots[-1]["classes"])
     return [
         model_row("baseline", baseline, baseline, data, params.groups, last_error(baseline_history),
-                  classifier_partition=encode_partition(baseline_grouping(params, baseline))),
-        model_row("SplitNet", split, baseline, data, params.groups,
-                  finetuned_error(params, split_history, error_at_split),
-                  grouping_error=last_error(grouping.history), error_at_split=error_at_split, **grouping_facts),
-        model_row("SplitNet-R", random_split, baseline, data, params.groups, last_error(random_history)),
+                  classifier_partition=encode_partition(baseline_grouping(params, baseline)),
+                  soft_confusion=soft_confusion(baseline, data)),
+        model_row("SplitNet", learned.split, baseline, data, params.groups, learned.error,
+                  **learned.facts(), **grouping_facts),
+        model_row("SplitNet-R", random.split, baseline, data, params.groups, random.error, **random.facts(),
+                  class_partition=encode_partition(random.grouping.model.assignments.hard_groups()["classes"])),
+        model_row("SplitNet-R (direct)", direct, baseline, data, params.groups, last_error(direct_history)),
     ]
 
 
@@ -407,7 +471,8 @@ def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def table1_comparison(summary: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
-    """Test error (%) by split, the paper's (CIFAR-100, WRN-16-8) beside ours (mean over seeds)."""
+    """Test error (%) by split, the paper's (CIFAR-100, WRN-16-8) beside ours (mean over seeds);
+    the paper's R is trained as our SplitNet-R (direct), cut along random groups at the start."""
     paper_rows = paper[paper["method"].isin(["SplitNet", "R"])]
     paper_baseline = float(paper.loc[paper["split"] == "none", "error_pct"].iloc[0])
     rows = []
@@ -423,7 +488,7 @@ def table1_comparison(summary: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFram
             "our data": f"{dataset}, {network}, {epochs} ep.", "our tree": tree,
             "runs": int(ours["runs"].max()),
             **{f"our {model}": ours.loc[model, "test_error"] if model in ours.index else np.nan
-               for model in ("baseline", "SplitNet-R", "SplitNet")},
+               for model in ("baseline", "SplitNet-R (direct)", "SplitNet-R", "SplitNet")},
         })
     return pd.DataFrame(rows).round(2)
 
@@ -479,9 +544,9 @@ def table5_comparison(benchmark: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFr
 
 
 def figure_layers(assignments: Any) -> list[str]:
-    """Layers to show as block-diagonal weights: the first block's conv2 of every split stage, then
-    the classifier."""
-    convs = [layer.module for layer in assignments.layers if layer.module.endswith(".0.conv2")]
+    """Layers to show as block-diagonal weights: every split layer, from the input up (each
+    stage's convolutions and shortcut, then the classifier)."""
+    convs = [layer.module for layer in assignments.layers if layer.module != "head.linear"]
     return sorted(convs) + ["head.linear"]
 
 

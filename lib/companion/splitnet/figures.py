@@ -16,6 +16,7 @@ from torch import nn
 from companion.plotting import seed_points, tile_images
 from companion.splitnet.assignment import SplitAssignments, even_merge_index, parse_tree
 from companion.splitnet.regularizers import weight_magnitude
+from companion.splitnet.split import off_block_mass
 
 
 def plot_split_tree(tree: str, class_groups: Sequence[Sequence[str]] | None = None,
@@ -101,11 +102,15 @@ def plot_assignment_sharpening(snapshots: Sequence[Mapping[str, torch.Tensor]], 
 def plot_block_weights(networks: Mapping[str, nn.Module], assignments: SplitAssignments,
                        layers: Sequence[str], figsize: tuple[float, float] = (10, 6)) -> Figure:
     """|W| (spatial RMS for kernels) of ``layers`` with inputs and outputs ordered by their hard
-    group: one row per network, one column per layer; lines mark group boundaries."""
+    group: one row per network, one column per layer; lines mark group boundaries. Each panel is
+    scaled to its layer's 99th percentile (the colour bar) and its title gives the share of the
+    layer's squared weights between groups (:func:`~companion.splitnet.split.off_block_mass`:
+    what the cut drops)."""
     hard = assignments.hard_groups()
     by_module = {layer.module: layer for layer in assignments.layers}
-    figure, axes = plt.subplots(len(networks), len(layers), figsize=figsize, squeeze=False)
+    figure, axes = plt.subplots(len(networks), len(layers), figsize=figsize, squeeze=False, layout="constrained")
     for row, (title, network) in enumerate(networks.items()):
+        shares = off_block_mass(network, assignments, hard)
         for column, module_name in enumerate(layers):
             layer = by_module[module_name]
             inputs, outputs = hard[layer.input], hard[layer.output]
@@ -113,20 +118,20 @@ def plot_block_weights(networks: Mapping[str, nn.Module], assignments: SplitAssi
             weight = network.get_submodule(module_name).weight.detach().cpu()
             magnitude = weight_magnitude(weight)[out_order][:, in_order].numpy()
             ax = axes[row, column]
-            ax.imshow(magnitude, aspect="auto", cmap="Greys", interpolation="nearest",
-                      vmin=0, vmax=np.quantile(magnitude, 0.99))
+            image = ax.imshow(magnitude / max(np.quantile(magnitude, 0.99), 1e-12), aspect="auto", cmap="Greys",
+                              interpolation="nearest", vmin=0, vmax=1)
             for boundary in np.cumsum(torch.bincount(inputs).numpy())[:-1]:
                 ax.axvline(boundary - 0.5, color="tab:red", lw=1)
             for boundary in np.cumsum(torch.bincount(outputs).numpy())[:-1]:
                 ax.axhline(boundary - 0.5, color="tab:red", lw=1)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"{title}: {readable(module_name)}", fontsize=9)
+            ax.set_title(f"{title}: {readable(module_name)}\noff-block {100 * shares[module_name]:.1f}%", fontsize=9)
             if column == 0:
                 ax.set_ylabel("outputs (by group)")
             if row == len(networks) - 1:
                 ax.set_xlabel("inputs (by group)")
-    figure.tight_layout()
+        figure.colorbar(image, ax=axes[row].tolist(), shrink=0.9, label="|W| / layer's 99th pct.")
     return figure
 
 
@@ -154,9 +159,9 @@ def plot_class_groups(images: np.ndarray, labels: np.ndarray, groups: Sequence[S
 
 def plot_error_vs_parameters(runs: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Test error against parameter count, one point per run: colour = tree, marker = model
-    (square: the unsplit baseline, circle: SplitNet, cross: SplitNet-R)."""
+    (square: the unsplit baseline, circle: SplitNet, cross: SplitNet-R, plus: SplitNet-R (direct))."""
     ax = ax or plt.gca()
-    markers = {"SplitNet": "o", "SplitNet-R": "x"}
+    markers = {"SplitNet": "o", "SplitNet-R": "x", "SplitNet-R (direct)": "+"}
     colours = {tree: plt.get_cmap("tab10")(index) for index, tree in enumerate(sorted(runs["groups"].unique()))}
     baseline = runs[runs["model"] == "baseline"]
     ax.scatter(baseline["params"] / 1e3, baseline["test_error"], marker="s", color="k", s=40, label="baseline")
@@ -170,7 +175,7 @@ def plot_error_vs_parameters(runs: pd.DataFrame, ax: Axes | None = None) -> Axes
 
 
 #: The models of a SplitNet run, in the order the figures show them.
-MODELS = ("baseline", "SplitNet", "SplitNet-R")
+MODELS = ("baseline", "SplitNet", "SplitNet-R", "SplitNet-R (direct)")
 
 
 def plot_error_by_split(runs: pd.DataFrame, ax: Axes | None = None) -> Axes:

@@ -12,9 +12,6 @@ say how far.
   resampling images with replacement (both models' results kept together), and a two-sided
   p-value from the resampled differences shifted to mean zero; for several runs (seeds) of
   each model on the same images, the mean difference, an image resampled with all its runs.
-* :func:`margin_p`: from the same resampled differences, the two-sided p-value that A's error
-  exceeds B's by exactly a margin (for "about the same error": clearly below the margin is
-  non-inferior, clearly above it is worse).
 """
 
 from __future__ import annotations
@@ -78,20 +75,6 @@ def paired_bootstrap(first_correct: torch.Tensor, second_correct: torch.Tensor, 
     low, high = np.quantile(resampled, [0.025, 0.975])
     extreme = int((np.abs(resampled - difference) >= abs(difference) - 1e-12).sum())
     return BootstrapResult(difference, float(low), float(high), (1 + extreme) / (1 + resamples))
-
-
-def margin_p(first_correct: torch.Tensor, second_correct: torch.Tensor, margin: float,
-             resamples: int = 10000, seed: int = 0) -> float:
-    """Two-sided p-value that error(A) − error(B) equals ``margin`` points, from the resampled
-    differences of :func:`paired_bootstrap` shifted to the margin: twice the smaller tail,
-    p = 2 min(1 + #{d* − d + margin ≤ d}, 1 + #{d* − d + margin ≥ d}) / (1 + resamples), capped
-    at 1. Small when A's error exceeds B's by clearly less than the margin (non-inferiority) or
-    clearly more (A is worse by more than the margin)."""
-    difference, resampled = _resampled_differences(first_correct, second_correct, resamples, seed)
-    shifted = resampled - difference + margin
-    below = int((shifted <= difference + 1e-12).sum())
-    above = int((shifted >= difference - 1e-12).sum())
-    return min(1.0, 2 * (1 + min(below, above)) / (1 + resamples))
 
 
 def _resampled_differences(first_correct: torch.Tensor, second_correct: torch.Tensor, resamples: int,
