@@ -489,7 +489,8 @@ long_earlier = results.load_runs("splitnet", profile="cpu-long")["run_id"].nuniq
 long_plan = coverage("splitnet", "cpu-long")
 print(f"cpu-long: {long_params.dataset}, WRN-{long_params.depth}-{long_params.width}, tree "
       f"{long_params.groups}, γ = {long_params.gammas}, grouping from the {long_params.grouping_init}, "
-      f"R_D held back for {round(long_params.gamma_ramp * long_params.epochs)} epochs; seeds {settings_grid_seeds}")
+      f"R_D from epoch {round(long_params.gamma_ramp * long_params.epochs)} of {long_params.epochs}; "
+      f"seeds {settings_grid_seeds}")
 print(coverage_sentence(long_plan, "cpu-long"), f"{long_earlier} record(s) of earlier settings left out.")
 display(long_plan)
 long_phases = schedules(long_params)

@@ -15,6 +15,13 @@ divided by D(G−1)/(2G) (uniform assignments score 1, disjoint ones 0); R_E by 
 balanced split scores 1, everything in one group scores G). For a convolution kernel the entry
 W_ij is the root mean square of the k×k kernel between input i and output j (the code takes the
 spatial mean of W²).
+
+Checked line by line against ``_add_split_loss``: its kernel is k×k×D×K, ``w_norm`` the D×K
+spatial mean of W²; ``wg_row`` weights it by q_g² over outputs and (1 − p_g)² over inputs and
+sums over outputs (``reduce_sum(·, 1)``) before the square root — per input row outside g, the
+norm over outputs in g, our ``rows``; ``wg_col`` the transpose, our ``columns``; ``std_dev`` is
+(k²D)^{-1/2}, our σ. Alone, with hard assignments, the term drives every split layer's
+off-block weights to zero (tests/test_splitnet_regularizers.py).
 """
 
 from __future__ import annotations
