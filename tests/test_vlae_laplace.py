@@ -8,12 +8,15 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from companion.config import resolve
 from companion.vlae.laplace import (
+    ExplicitLinearization,
+    GramLinearization,
     GramQuadratic,
     NotPositiveDefiniteError,
     choose_jacobian,
     decoder_gram,
     decoder_jacobian,
     decoder_linearization,
+    factor_precision,
     iterative_laplace,
     jacobian_flops,
     laplace_precision,
@@ -119,10 +122,45 @@ def test_iterates_approach_the_mode_of_a_linear_model_at_the_damped_rate():
 def test_non_positive_definite_precision_raises_a_clear_error():
     bad = torch.eye(3).expand(2, 3, 3).clone()
     bad[1, 0, 0] = -1.0
-    with pytest.raises(NotPositiveDefiniteError, match="1 of 2"):
+    with pytest.raises(NotPositiveDefiniteError, match="1 of 2 .* even in float64"):
         precision_cholesky(bad)
     with pytest.raises(NotPositiveDefiniteError, match="NaN or infinite"):
         precision_cholesky(torch.full((1, 2, 2), float("nan")))
+
+
+@pytest.mark.parametrize("path", ["explicit", "gram"])
+def test_an_ill_conditioned_precision_is_formed_and_factorised_in_float64(path):
+    # W = (10⁴, 10⁴) for one example: Λ = WᵀW + I has eigenvalues 1 and 2·10⁸ + 1, but in float32
+    # 10⁸ + 1 rounds to 10⁸, the I is lost and the factorisation fails; formed in float64 it is not
+    hidden = torch.tensor([[[1e4], [1e4]], [[1.0], [0.0]]], requires_grad=True)  # Aᵀ: 2 examples, d=2, h=1
+    last = torch.ones(1, 1)  # W_L: D = h = 1
+    if path == "gram":
+        linearization = GramLinearization(torch.zeros(2, 1), hidden, last, last.mT @ last)
+    else:
+        linearization = ExplicitLinearization(torch.zeros(2, 1), (hidden @ last.mT).mT)
+    curvature = torch.tensor(1.0)
+    assert int(torch.linalg.cholesky_ex(linearization.precision(curvature).detach())[1][0]) > 0
+    factor = factor_precision(linearization, curvature)
+    assert factor.dtype == torch.float32
+    w = torch.tensor([1e4, 1e4], dtype=torch.float64)
+    exact = torch.linalg.cholesky(torch.outer(w, w) + torch.eye(2, dtype=torch.float64))
+    torch.testing.assert_close(factor[0].double(), exact, rtol=1e-6, atol=0)
+    torch.testing.assert_close(factor[1], torch.tensor([[2.0 ** 0.5, 0.0], [0.0, 1.0]]))
+    torch.diagonal(factor, dim1=-2, dim2=-1).log().sum().backward()  # half the log det
+    assert torch.isfinite(hidden.grad).all() and hidden.grad[0].abs().sum() > 0
+
+
+@pytest.mark.parametrize("learning_rate", [0.3, 0.5, 1.0])
+def test_a_gaussian_vlae_trains_at_learning_rates_whose_precisions_defeat_float32(learning_rate):
+    # before the float64 fallback, each of these stopped within 21 steps with
+    # NotPositiveDefiniteError (1–6 of 128 matrices, entries finite)
+    from companion.config import resolve
+    from companion.vlae import PROFILES
+    from companion.vlae.experiments import fit_model, prepare_data
+
+    params = resolve(PROFILES, "cpu", epochs=5, steps=4, learning_rate=learning_rate, device="cpu")
+    fitted = fit_model("vlae", params, prepare_data("digits", "gaussian"))
+    assert len(fitted.history) == 5 and fitted.history["test_elbo"].notna().all()
 
 
 def test_gradients_flow_through_the_updates():

@@ -13,8 +13,9 @@ which is how :func:`laplace_target` computes them. Each step is damped,
 μ_{t+1} = (1 − α_t) μ_t + α_t μ'; after T steps q(z|x) = N(μ_T, Λ_T⁻¹) with Λ_T taken at μ_T.
 
 Λ is factorised by Cholesky and applied by triangular solves; it is positive definite by
-construction (eigenvalues ≥ 1), so a failed factorisation means non-finite inputs and raises
-:class:`NotPositiveDefiniteError` instead of returning NaN.
+construction (eigenvalues ≥ 1), but a float32 factorisation can fail on a large condition
+number: those matrices are formed and factorised again in float64 (:func:`factor_precision`); non-finite
+inputs raise :class:`NotPositiveDefiniteError` instead of returning NaN.
 
 The update needs W only through Λ and Wᵀv. Writing the decoder as g(z) = W_L h(z) + b_L with
 h its last hidden layer, W = W_L A where A = ∂h/∂z = diag(m_{L−1}) W_{L−1} ⋯ diag(m_1) W_1.
@@ -157,6 +158,11 @@ class ExplicitLinearization:
         """Λ = Wᵀ diag(c) W + I."""
         return laplace_precision(self.jacobian, curvature)
 
+    def precision_float64(self, curvature: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Λ of the examples selected by the boolean mask ``rows``, formed in float64."""
+        curvature = curvature if curvature.dim() == 0 else curvature[rows]
+        return laplace_precision(self.jacobian[rows].double(), curvature.double())
+
     def transpose_times(self, vector: torch.Tensor) -> torch.Tensor:
         """Wᵀ v for a batch of vectors v (…, D)."""
         return (self.jacobian.mT @ vector.unsqueeze(-1)).squeeze(-1)
@@ -180,6 +186,12 @@ class GramLinearization:
     def precision(self, curvature: torch.Tensor) -> torch.Tensor:
         """Λ = c Aᵀ G A + I."""
         return gram_precision(self.hidden_transposed, self.gram, curvature)
+
+    def precision_float64(self, curvature: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Λ of the examples selected by the boolean mask ``rows``, formed in float64 (G too)."""
+        weight = self.last_weight.double()
+        # $G = W_L^\top W_L$, in float64
+        return gram_precision(self.hidden_transposed[rows].double(), weight.mT @ weight, curvature.double())
 
     def transpose_times(self, vector: torch.Tensor) -> torch.Tensor:
         """Wᵀ v = Aᵀ (W_Lᵀ v) for a batch of vectors v (…, D)."""
@@ -241,20 +253,46 @@ def choose_jacobian(jacobian: str, likelihood: Likelihood, decoder: MLP, batch: 
     return "gram" if flops["gram"] < flops["explicit"] else "explicit"
 
 
-def precision_cholesky(precision: torch.Tensor) -> torch.Tensor:
-    """Lower Cholesky factor L of Λ = L Lᵀ; raises :class:`NotPositiveDefiniteError` on failure."""
+def precision_cholesky(precision: torch.Tensor,
+                       float64: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """Lower Cholesky factor L of Λ = L Lᵀ (batched; differentiable).
+
+    Λ = WᵀCW + I has every eigenvalue ≥ 1 in exact arithmetic, but as the output variance
+    collapses (C = σ⁻² large) float32 rounding of WᵀCW — of the order of its largest entry
+    times 6·10⁻⁸ — can outweigh the I, and the factorisation fails (the authors' open issue: a
+    "not positive-definite" crash). Matrices whose factorisation fails with finite entries are
+    formed again in float64 by ``float64`` (given the boolean mask of the failed matrices; by
+    default the float32 matrices cast up), factorised there and cast back; only non-finite
+    entries, or a matrix that fails in float64 too, raise :class:`NotPositiveDefiniteError`.
+    """
     factor, info = torch.linalg.cholesky_ex(precision)
     failed = info > 0
-    if bool(failed.any()):
-        count = int(failed.sum())
-        finite = bool(torch.isfinite(precision).all())
+    if not bool(failed.any()):
+        return factor
+    count = int(failed.sum())
+    if not bool(torch.isfinite(precision).all()):
         raise NotPositiveDefiniteError(
             f"{count} of {failed.numel()} posterior precision matrices Λ = WᵀCW + I are not "
-            f"positive definite (entries {'finite' if finite else 'NaN or infinite'}); Λ has "
-            "eigenvalues ≥ 1 in exact arithmetic, so check the decoder weights, σ² and the data "
-            "for NaN/inf or overflow"
-        )
-    return factor
+            "positive definite (entries NaN or infinite); check the decoder weights, σ² and the "
+            "data for NaN/inf or overflow")
+    identity = torch.eye(precision.shape[-1], dtype=precision.dtype, device=precision.device)
+    # the failed matrices' float32 factors are discarded: factor the identity in their place,
+    # so that no gradient passes through a failed factorisation
+    factor = torch.linalg.cholesky(torch.where(failed[..., None, None], identity, precision))
+    redone, info = torch.linalg.cholesky_ex(float64(failed) if float64 else precision[failed].double())
+    if bool((info > 0).any()):
+        raise NotPositiveDefiniteError(
+            f"{int((info > 0).sum())} of {failed.numel()} posterior precision matrices Λ = WᵀCW + I "
+            "are not positive definite even in float64 (entries finite); Λ has eigenvalues ≥ 1 in "
+            "exact arithmetic, so check the decoder weights and σ² for overflow")
+    return factor.index_put((failed,), redone.to(factor.dtype))
+
+
+def factor_precision(linearization: Linearization, curvature: torch.Tensor) -> torch.Tensor:
+    """The Cholesky factor of Λ_t from a linearisation (:func:`precision_cholesky`, redoing in
+    float64 from the linearisation's own factors the matrices float32 cannot factorise)."""
+    return precision_cholesky(linearization.precision(curvature),
+                              lambda rows: linearization.precision_float64(curvature, rows))
 
 
 def cholesky_solve(factor: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
@@ -270,7 +308,7 @@ def laplace_target(
     Gaussian: μ' = σ⁻² Λ_t⁻¹ W_tᵀ (x − b_t); Bernoulli: μ' = μ_t + Λ_t⁻¹ (W_tᵀ(x − p) − μ_t).
     """
     output = linearization.output
-    factor = precision_cholesky(linearization.precision(likelihood.output_curvature(output)))
+    factor = factor_precision(linearization, likelihood.output_curvature(output))
     # $\nabla_z \log p(x, z) = W_t^\top \partial_g \log p(x|g) - \mu_t$
     gradient = linearization.transpose_times(likelihood.output_gradient(x, output)) - mean
     # $\mu' = \mu_t + \Lambda_t^{-1} \nabla_z \log p(x, z)$
@@ -299,5 +337,5 @@ def iterative_laplace(
         mean = (1.0 - rate) * mean + rate * target
         iterates.append(mean)
     final = decoder_linearization(decoder, mean, gram)
-    factor = precision_cholesky(final.precision(likelihood.output_curvature(final.output)))
+    factor = factor_precision(final, likelihood.output_curvature(final.output))
     return FullCovarianceGaussian(mean, factor), iterates
