@@ -269,3 +269,6 @@ def test_pilot_summary_reports_the_cut_where_it_was_measured():
     assert summary.loc["a", "off-block % before the cut"] == "0.1, 0.2"
     old = evidence.pilot_summary(runs.drop(columns=["grouping_error", "error_at_split", "off_block_mass"]))
     assert (old["cut cost (points)"] == "not measured").all()
+    again = pd.concat([runs.assign(seed=[0, 1, 0]), runs.iloc[[0]].assign(seed=0, error_at_split=2.1)])
+    twice = evidence.pilot_summary(again).set_index("procedure")  # initialisation 0 of "a" piloted twice
+    assert twice.loc["a", "cut cost (points)"] == "+3.0, +0.1" and twice.loc["a", "initialisations"] == 2

@@ -115,3 +115,25 @@ def test_long_table_shows_both_paper_sources():
     assert row["seeds"] == 3 and row["ours − VAE"] == pytest.approx(5.02, abs=0.01)
     assert row["paper − VAE (summary)"] == pytest.approx(-94.41 + 96.73)
     assert row["paper − VAE (poster)"] == pytest.approx(-83.72 + 85.37)
+
+
+def test_records_keep_training_slice_metrics_and_learning_curves():
+    import torch
+
+    from companion.config import resolve
+    from companion.vlae import PROFILES
+    from companion.vlae.experiments import evaluate_model, fit_model, results_table
+
+    gaussian, bernoulli = prepare_data("digits", "gaussian"), prepare_data("digits", "bernoulli")
+    assert len(gaussian.train_eval) == len(gaussian.test)
+    torch.testing.assert_close(gaussian.train_eval, gaussian.train[: len(gaussian.test)])  # preprocessed alike
+    assert set(torch.unique(bernoulli.train_eval).tolist()) <= {0.0, 1.0}  # binarised once, fixed
+    assert torch.equal(bernoulli.train_eval, prepare_data("digits", "bernoulli").train_eval)
+    params = resolve(PROFILES, "cpu", epochs=3, hidden_dim=16, latent_dim=2, device="cpu", importance_samples=5)
+    fitted = fit_model("vae", params, gaussian)
+    row = evaluate_model(fitted, params, gaussian)
+    assert row["train_elbo_by_epoch"] == fitted.history["train_elbo"].tolist() and len(row["test_elbo_by_epoch"]) == 3
+    assert row["train_elbo"] == pytest.approx(row["train_elbo_by_epoch"][-1], abs=1.0)  # same model and slice, other noise
+    assert row["train_log_px"] >= row["train_elbo"] - 1.0  # log p(x) estimate sits above the ELBO
+    table = results_table([row])
+    assert table.loc["VAE", "train − test log p(x)"] == pytest.approx(round(row["train_log_px"] - row["log_px"], 2))

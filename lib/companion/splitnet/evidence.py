@@ -169,6 +169,8 @@ def pilot_summary(runs: pd.DataFrame) -> pd.DataFrame:
     with the baseline classifier's grouping, the distinct partitions reached and, where the pilot
     measured it, the off-block weight share before the cut and what the cut cost."""
     rows = []
+    if "seed" in runs:  # an initialisation piloted twice (in two records) counts once, the newest
+        runs = runs.drop_duplicates(subset=["baseline_seed", "procedure", "seed"], keep="last")
     ordered = runs.sort_values("baseline_seed", kind="stable")
     for (baseline_seed, procedure), frame in ordered.groupby(["baseline_seed", "procedure"], sort=False):
         partitions = [decode_partition(code) for code in frame["class_partition"]]

@@ -42,6 +42,10 @@ class ChapterData:
     Gaussian: pixels in [0, 1] minus the per-pixel training mean, and ``log_var`` = log of the
     centred training data's mean square (the initial log σ²). Bernoulli: raw intensities for
     training (binarised afresh at every step) and one fixed binarisation of the test set.
+    ``train_eval``: the first training images, as many as the test set has, preprocessed as the
+    test set is (one fixed binarisation for Bernoulli): the training-set metrics are measured on
+    it, so that training and test numbers compare like with like and an overfitting encoder or
+    decoder shows as a gap between them.
     """
 
     name: str
@@ -51,6 +55,7 @@ class ChapterData:
     mean: np.ndarray
     shape: tuple[int, int, int]
     log_var: float
+    train_eval: torch.Tensor
 
     @property
     def input_dim(self) -> int:
@@ -68,18 +73,20 @@ def prepare_data(dataset: str, likelihood: str, data_dir: str | Path | None = No
     train_set = load_images(dataset, "train", data_dir)
     test_set = load_images(dataset, "test", data_dir)
     train_x, test_x = flatten(train_set.images), flatten(test_set.images)
+    evaluated = min(len(train_x), len(test_x))
     if likelihood == "gaussian":
         mean = pixel_mean(train_x)
         train_x, test_x = center(train_x, mean), center(test_x, mean)
         log_var = float(np.log(np.mean(train_x.astype(np.float64) ** 2)))
-        test = torch.from_numpy(test_x)
+        test, train_eval = torch.from_numpy(test_x), torch.from_numpy(train_x[:evaluated])
     else:
         mean = np.zeros((1, train_x.shape[1]), np.float32)
         log_var = 0.0
         generator = torch.Generator().manual_seed(TEST_BINARIZATION_SEED)
         test = dynamic_binarize(torch.from_numpy(test_x), generator=generator)
+        train_eval = dynamic_binarize(torch.from_numpy(train_x[:evaluated]), generator=generator)
     return ChapterData(dataset, likelihood, torch.from_numpy(train_x), test, mean,
-                       train_set.shape, log_var)
+                       train_set.shape, log_var, train_eval)
 
 
 @dataclass
@@ -103,7 +110,8 @@ def make_model(name: str, params: VLAESettings, data: ChapterData,
 
 def fit_model(name: str, params: VLAESettings, data: ChapterData, *,
               latent_dim: int | None = None, epochs: int | None = None) -> FittedModel:
-    """Train model ``name`` on ``data`` with the shared loop; the test ELBO is logged each epoch.
+    """Train model ``name`` on ``data`` with the shared loop; the ELBO on the training slice
+    (``data.train_eval``) and on the test set is logged each epoch.
 
     The seed is reset first, so every model of a run sees the same batches in the same order.
     """
@@ -112,14 +120,14 @@ def fit_model(name: str, params: VLAESettings, data: ChapterData, *,
     model = make_model(name, params, data, latent_dim).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=params.learning_rate)
     binary = data.likelihood == "bernoulli"
-    test = data.test.to(device)
+    test, train_eval = data.test.to(device), data.train_eval.to(device)
 
     def loss_fn(model: LatentVariableModel, batch: tuple[torch.Tensor], state: Any) -> dict[str, torch.Tensor]:
         x = dynamic_binarize(batch[0]) if binary else batch[0]
         return {"loss": -model.elbo(x).mean()}
 
     def evaluate(model: LatentVariableModel, epoch: int) -> dict[str, float]:
-        return {"test_elbo": mean_elbo(model, test)}
+        return {"train_elbo": mean_elbo(model, train_eval), "test_elbo": mean_elbo(model, test)}
 
     latent_dim, epochs = latent_dim or params.latent_dim, epochs or params.epochs
     with Stopwatch() as clock:
@@ -134,17 +142,22 @@ def fit_model(name: str, params: VLAESettings, data: ChapterData, *,
 
 
 def evaluate_model(fitted: FittedModel, params: VLAESettings, data: ChapterData) -> dict[str, Any]:
-    """One results row: log p(x) (K importance samples) and ELBO on the test set."""
+    """One results row: log p(x) (K importance samples) and ELBO on the test set and on the
+    training slice (``train_``), and the per-epoch ELBO on both (learning curves)."""
     seed_everything(params.seed)
     device = resolve_device(params.device)
-    test = data.test.to(device)
+    test, train_eval = data.test.to(device), data.train_eval.to(device)
     log_px = importance_log_likelihood(fitted.model, test, params.importance_samples)
-    elbo = mean_elbo(fitted.model, test)
+    train_log_px = importance_log_likelihood(fitted.model, train_eval, params.importance_samples)
     return {
         "model": TITLES[fitted.name],
         "steps": 0 if fitted.name == "vae" else params.steps,
         "log_px": float(log_px.mean()),
-        "elbo": elbo,
+        "elbo": mean_elbo(fitted.model, test),
+        "train_log_px": float(train_log_px.mean()),
+        "train_elbo": mean_elbo(fitted.model, train_eval),
+        "train_elbo_by_epoch": [float(value) for value in fitted.history["train_elbo"]],
+        "test_elbo_by_epoch": [float(value) for value in fitted.history["test_elbo"]],
         "epoch_seconds": fitted.seconds / len(fitted.history),
     }
 
@@ -169,7 +182,9 @@ def furthest_from_mode(model: LatentVariableModel, x: torch.Tensor, steps: int =
 
 
 def results_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """This run's test numbers: log p(x), ELBO, their gap, and each model's gain over the VAE."""
+    """This run's test numbers: log p(x), ELBO, their gap, each model's gain over the VAE, and
+    log p(x) on the training slice less that on the test set (how much the model fits its
+    training images better than new ones; rows recorded before it was measured show NaN)."""
     frame = pd.DataFrame(rows)
     frame.index = [model_label(model, steps) for model, steps in zip(frame["model"], frame["steps"])]
     frame.index.name = "model"
@@ -177,6 +192,8 @@ def results_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
                           "log p(x) − ELBO": frame["log_px"] - frame["elbo"]})
     if "VAE" in set(frame["model"]):
         table["gain over VAE"] = frame["log_px"] - float(frame.loc[frame["model"] == "VAE", "log_px"].iloc[0])
+    if "train_log_px" in frame:
+        table["train − test log p(x)"] = frame["train_log_px"] - frame["log_px"]
     return table.round(2)
 
 

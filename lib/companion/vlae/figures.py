@@ -222,12 +222,13 @@ def covariance_matrices(vlae: VLAE, vae: LatentVariableModel, x: torch.Tensor, s
 
 
 def learning_curves(histories: Mapping[str, pd.DataFrame]) -> Figure:
-    """Training and test ELBO per epoch for each model."""
+    """ELBO per epoch for each model on the fixed training slice and on the test set (equal
+    numbers of images, measured after each epoch)."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for name, history in histories.items():
-        axes[0].plot(history["epoch"] + 1, -history["train_loss"], color=COLORS[name], label=TITLES[name])
+        axes[0].plot(history["epoch"] + 1, history["train_elbo"], color=COLORS[name], label=TITLES[name])
         axes[1].plot(history["epoch"] + 1, history["test_elbo"], color=COLORS[name], label=TITLES[name])
-    for ax, title in zip(axes, ["training ELBO (mean over the epoch's batches)", "test ELBO"]):
+    for ax, title in zip(axes, ["training ELBO (a fixed slice of the training set)", "test ELBO"]):
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
