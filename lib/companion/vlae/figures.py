@@ -257,3 +257,21 @@ def seed_gains(runs: pd.DataFrame) -> Figure:
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     fig.tight_layout()
     return fig
+
+
+def inference_gaps(table: pd.DataFrame) -> Figure:
+    """Stacked bars per model and split (:func:`~companion.vlae.experiments.gap_table`): the
+    amortisation gap ELBO(q*) − ELBO(q) below, the approximation gap log p(x) − ELBO(q*) above;
+    their sum is log p(x) − ELBO(q)."""
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    labels = [f"{model}\n{split}" for model, split in zip(table["model"], table["split"])]
+    positions = np.arange(len(table))
+    ax.bar(positions, table["amortisation gap"], color="tab:gray", label="amortisation: ELBO(q*) − ELBO(q)")
+    ax.bar(positions, table["approximation gap"], bottom=table["amortisation gap"].clip(lower=0),
+           color="tab:red", alpha=0.7, label="approximation: log p(x) − ELBO(q*)")
+    ax.set_xticks(positions, labels, fontsize=8)
+    ax.set_ylabel("nats per image")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
