@@ -123,3 +123,24 @@ def test_a_parameter_the_run_does_not_use_is_warned_about():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         resolve(DATA, "cpu", dataset="mnist", data_dir="/nowhere")  # read from there: no warning
+
+
+def test_a_parameter_added_later_keeps_the_earlier_records_keys():
+    from dataclasses import dataclass
+    from typing import Any, ClassVar
+
+    from companion.config import ChapterSettings
+
+    @dataclass(frozen=True, kw_only=True)
+    class Before(ChapterSettings):
+        steps: int = 4
+
+    @dataclass(frozen=True, kw_only=True)
+    class After(ChapterSettings):
+        steps: int = 4
+        transform: bool = False
+        ADDED_LATER: ClassVar[dict[str, Any]] = {"transform": False}
+
+    assert After().record() == Before().record()  # the same run, the same record and key
+    assert After(transform=True).record() == {**Before().record(), "transform": True}
+    assert "transform" in After.parameters()  # still a parameter of the notebook

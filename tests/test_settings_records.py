@@ -21,7 +21,7 @@ def _records(chapter):
 @pytest.mark.parametrize("chapter", list(CHAPTERS))
 def test_every_committed_record_of_the_current_parameters_keeps_its_key(chapter):
     profiles = profiles_of(chapter)
-    fields = set(next(iter(profiles.values())).parameters())
+    fields = set(next(iter(profiles.values())).record())  # parameters added later, at their old value, are left out
     current = [record for record in _records(chapter) if set(record["params"]) == fields]
     for record in _records(chapter):
         assert run_key(chapter, record["params"]) == record["key"], record["run_id"]

@@ -137,3 +137,34 @@ def test_records_keep_training_slice_metrics_and_learning_curves():
     assert row["train_log_px"] >= row["train_elbo"] - 1.0  # log p(x) estimate sits above the ELBO
     table = results_table([row])
     assert table.loc["VAE", "train − test log p(x)"] == pytest.approx(round(row["train_log_px"] - row["log_px"], 2))
+
+
+def test_the_logit_transform_matches_the_authors_code():
+    import torch
+
+    from companion.data import inverse_logit_transform, logit_transform
+
+    x = torch.tensor([[0.0, 0.5, 1.0]])
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.rand(x.shape, generator=torch.Generator().manual_seed(0))
+    expected = 0.05 + 0.9 * (x * 255.0 + noise) / 256.0  # datasets.py: lamb + (1 - 2 lamb) x
+    torch.testing.assert_close(logit_transform(x, generator), torch.log(expected) - torch.log(1 - expected))
+    torch.testing.assert_close(inverse_logit_transform(logit_transform(x, torch.Generator().manual_seed(0))),
+                               (x * 255.0 + noise) / 256.0)
+    data = prepare_data("digits", "gaussian", logit=True)
+    assert data.preprocessing == "logit" and data.train.min() >= 0 and data.train.max() <= 1  # raw, per batch
+    assert abs(float(data.test.mean())) < 0.2  # centred by the transformed training mean
+    first, second = data.training_batch(data.train[:4]), data.training_batch(data.train[:4])
+    assert not torch.equal(first, second)  # fresh dequantisation noise in every batch
+    assert (first - second).abs().max() < 0.5
+    images = data.images(data.test[:2])
+    assert images.shape == (2, 1, 8, 8) and images.min() >= 0 and images.max() <= 1
+
+
+def test_the_logit_transform_is_refused_for_binary_pixels():
+    from companion.config import ParameterError, resolve
+    from companion.vlae import PROFILES
+
+    with pytest.raises(ParameterError, match="logit_transform=True"):
+        resolve(PROFILES, "cpu", likelihood="bernoulli", dataset="mnist5k", logit_transform=True)
+    assert resolve(PROFILES, "cpu", logit_transform=True).record()["logit_transform"] is True

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 
@@ -59,6 +59,11 @@ class ChapterSettings:
     device: str = "auto"
     data_dir: str | None = None
 
+    #: Parameters added after runs were recorded, with the value those runs had implicitly: a
+    #: run's record (and so its key) holds such a parameter only when it differs from that value,
+    #: so the earlier records still match the runs they are.
+    ADDED_LATER: ClassVar[dict[str, Any]] = {}
+
     def __post_init__(self) -> None:
         check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
         check_device(self.device)
@@ -79,9 +84,11 @@ class ChapterSettings:
         return tuple(field.name for field in fields(cls))
 
     def record(self) -> dict[str, Any]:
-        """The parameters as a run record keeps them (tuples as lists): what a run's key hashes."""
+        """The parameters as a run record keeps them (tuples as lists): what a run's key hashes.
+        A parameter of :attr:`ADDED_LATER` at its earlier implicit value is left out."""
         return {name: list(value) if isinstance(value, tuple) else value
-                for name, value in ((name, getattr(self, name)) for name in self.parameters())}
+                for name, value in ((name, getattr(self, name)) for name in self.parameters())
+                if not (name in self.ADDED_LATER and value == self.ADDED_LATER[name])}
 
 
 SettingsT = TypeVar("SettingsT", bound=ChapterSettings)

@@ -11,10 +11,17 @@ from companion.data.catalog import CATALOG, DatasetInfo, catalog_table, load_ima
 from companion.data.dialogue import load_conversations
 from companion.data.errors import CorruptDataError, DataNotFoundError
 from companion.data.images import ImageSet
-from companion.data.preprocessing import center, dynamic_binarize, flatten, pixel_mean
+from companion.data.preprocessing import (
+    center,
+    dynamic_binarize,
+    flatten,
+    inverse_logit_transform,
+    logit_transform,
+    pixel_mean,
+)
 
 __all__ = [
     "CATALOG", "CorruptDataError", "DataNotFoundError", "DatasetInfo", "ImageSet", "batches",
-    "catalog_table", "center", "dynamic_binarize", "flatten", "load_conversations",
+    "catalog_table", "center", "dynamic_binarize", "flatten", "inverse_logit_transform", "logit_transform", "load_conversations",
     "load_images", "pixel_mean",
 ]

@@ -24,3 +24,23 @@ def center(data: np.ndarray, mean: np.ndarray) -> np.ndarray:
 def dynamic_binarize(batch: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Sample x ~ Bernoulli(pixel intensity) afresh each time (Bernoulli models on MNIST)."""
     return torch.bernoulli(batch, generator=generator)
+
+
+#: λ of the logit transform in the VLAE authors' code (datasets.py: ``lamb = 0.05``).
+LOGIT_LAMBDA = 0.05
+
+
+def logit_transform(batch: torch.Tensor, generator: torch.Generator | None = None,
+                    lam: float = LOGIT_LAMBDA) -> torch.Tensor:
+    """Dequantise 8-bit intensities in [0, 1] with fresh uniform noise, squeeze them into
+    [λ, 1 − λ] and take the logit, as the VLAE authors' ``logit_transform`` option does."""
+    # $y = (255 x + u) / 256$, $u \sim U(0, 1)$
+    noisy = (batch * 255.0 + torch.rand(batch.shape, generator=generator, dtype=batch.dtype)) / 256.0
+    # $s = \lambda + (1 - 2\lambda) y$, then $\log s - \log(1 - s)$
+    squeezed = lam + (1.0 - 2.0 * lam) * noisy
+    return torch.log(squeezed) - torch.log1p(-squeezed)
+
+
+def inverse_logit_transform(values: torch.Tensor, lam: float = LOGIT_LAMBDA) -> torch.Tensor:
+    """Intensities back from :func:`logit_transform`'s outputs (the dequantisation noise stays)."""
+    return (torch.sigmoid(values) - lam) / (1.0 - 2.0 * lam)

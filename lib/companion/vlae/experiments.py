@@ -18,7 +18,16 @@ import pandas as pd
 import torch
 
 from companion.config import resolve_device
-from companion.data import batches, center, dynamic_binarize, flatten, load_images, pixel_mean
+from companion.data import (
+    batches,
+    center,
+    dynamic_binarize,
+    flatten,
+    inverse_logit_transform,
+    load_images,
+    logit_transform,
+    pixel_mean,
+)
 from companion.results import Stopwatch
 from companion.training import checkpoint_fingerprint, checkpoint_folder, seed_everything, train
 from companion.vlae import gaps
@@ -57,24 +66,51 @@ class ChapterData:
     shape: tuple[int, int, int]
     log_var: float
     train_eval: torch.Tensor
+    #: "centred", "binarised" or "logit" (the authors' logit transform: ``train`` holds the raw
+    #: intensities, dequantised and transformed afresh in every batch)
+    preprocessing: str = "centred"
 
     @property
     def input_dim(self) -> int:
         """Pixels per image D."""
         return self.train.shape[1]
 
+    def training_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """A batch of ``train`` as the model sees it: binarised or logit-transformed afresh."""
+        if self.preprocessing == "binarised":
+            return dynamic_binarize(batch)
+        if self.preprocessing == "logit":
+            return logit_transform(batch) - torch.as_tensor(self.mean, device=batch.device)
+        return batch
+
     def images(self, rows: torch.Tensor) -> np.ndarray:
         """Rows of (preprocessed) data or decoder means back to N×C×H×W images in [0, 1]."""
         pixels = rows.detach().cpu().numpy() + self.mean
+        if self.preprocessing == "logit":
+            pixels = inverse_logit_transform(torch.from_numpy(pixels)).numpy()
         return np.clip(pixels, 0.0, 1.0).reshape(-1, *self.shape)
 
 
-def prepare_data(dataset: str, likelihood: str, data_dir: str | Path | None = None) -> ChapterData:
-    """Load ``dataset`` and preprocess it as the authors do for ``likelihood``."""
+def prepare_data(dataset: str, likelihood: str, data_dir: str | Path | None = None,
+                 logit: bool = False) -> ChapterData:
+    """Load ``dataset`` and preprocess it as the authors do for ``likelihood`` (Gaussian with
+    ``logit``: their logit transform, :func:`~companion.data.logit_transform`; the mean and the
+    initial σ² from one transformed draw of the training set, the test set and the training
+    slice transformed once with a fixed draw)."""
     train_set = load_images(dataset, "train", data_dir)
     test_set = load_images(dataset, "test", data_dir)
     train_x, test_x = flatten(train_set.images), flatten(test_set.images)
     evaluated = min(len(train_x), len(test_x))
+    generator = torch.Generator().manual_seed(TEST_BINARIZATION_SEED)
+    preprocessing = "centred"
+    if likelihood == "gaussian" and logit:
+        raw = torch.from_numpy(train_x)
+        transformed = logit_transform(raw, generator=generator)
+        mean = transformed.mean(dim=0, keepdim=True).numpy()
+        log_var = float(torch.log(((transformed - torch.from_numpy(mean)) ** 2).double().mean()))
+        test = logit_transform(torch.from_numpy(test_x), generator=generator) - torch.from_numpy(mean)
+        train_eval = logit_transform(raw[:evaluated], generator=generator) - torch.from_numpy(mean)
+        return ChapterData(dataset, likelihood, raw, test, mean, train_set.shape, log_var, train_eval, "logit")
     if likelihood == "gaussian":
         mean = pixel_mean(train_x)
         train_x, test_x = center(train_x, mean), center(test_x, mean)
@@ -83,11 +119,11 @@ def prepare_data(dataset: str, likelihood: str, data_dir: str | Path | None = No
     else:
         mean = np.zeros((1, train_x.shape[1]), np.float32)
         log_var = 0.0
-        generator = torch.Generator().manual_seed(TEST_BINARIZATION_SEED)
         test = dynamic_binarize(torch.from_numpy(test_x), generator=generator)
         train_eval = dynamic_binarize(torch.from_numpy(train_x[:evaluated]), generator=generator)
+        preprocessing = "binarised"
     return ChapterData(dataset, likelihood, torch.from_numpy(train_x), test, mean,
-                       train_set.shape, log_var, train_eval)
+                       train_set.shape, log_var, train_eval, preprocessing)
 
 
 @dataclass
@@ -120,11 +156,10 @@ def fit_model(name: str, params: VLAESettings, data: ChapterData, *,
     device = resolve_device(params.device)
     model = make_model(name, params, data, latent_dim).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=params.learning_rate)
-    binary = data.likelihood == "bernoulli"
     test, train_eval = data.test.to(device), data.train_eval.to(device)
 
     def loss_fn(model: LatentVariableModel, batch: tuple[torch.Tensor], state: Any) -> dict[str, torch.Tensor]:
-        x = dynamic_binarize(batch[0]) if binary else batch[0]
+        x = data.training_batch(batch[0])
         return {"loss": -model.elbo(x).mean()}
 
     def evaluate(model: LatentVariableModel, epoch: int) -> dict[str, float]:

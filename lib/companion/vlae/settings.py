@@ -31,7 +31,7 @@ VAE: 127.0 Gaussian, −185.5 Bernoulli): Gaussian 0.003 → 117.7, 0.01 → 152
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from companion.config import (
     ChapterSettings,
@@ -88,6 +88,11 @@ class VLAESettings(ChapterSettings):
     figure_epochs: int = 20
     #: CPU threads torch may use (0 leaves torch's default)
     threads: int = 1
+    #: the authors' logit transform of the pixels (dequantised, squeezed to [0.05, 0.95], logit),
+    #: Gaussian likelihood only; their code's example results use it, the paper does not
+    logit_transform: bool = False
+
+    ADDED_LATER: ClassVar[dict[str, Any]] = {"logit_transform": False}
 
     def validate(self) -> None:
         check_choice("dataset", self.dataset, DATASETS)
@@ -105,6 +110,11 @@ class VLAESettings(ChapterSettings):
         check_float("svi_lr", self.svi_lr, 0.0, 10.0, open_min=True)
         check_choice("init", self.init, INITS)
         check_choice("damping", self.damping, DAMPING)
+        if not isinstance(self.logit_transform, bool):
+            raise ParameterError(f"logit_transform={self.logit_transform!r} must be True or False")
+        if self.logit_transform and self.likelihood != "gaussian":
+            raise ParameterError("logit_transform=True transforms continuous pixels for the Gaussian "
+                                 f"likelihood; with likelihood={self.likelihood!r} it must be False")
 
 
 _cpu = VLAESettings()
