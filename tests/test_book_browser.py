@@ -323,6 +323,26 @@ def test_search_finds_a_term_of_the_introduction(server: str, browser: BrowserCo
     assert any(href.split("?")[0].split("#")[0] == SEARCH_HIT for href in hits), hits
 
 
+@pytest.mark.parametrize("query", ["Laplace", "checkpoint", "iterative_laplace", "Finding"])
+def test_search_ranks_chapters_above_the_library_reference(server: str, browser: BrowserContext, query: str):
+    # each query is in chapters or prose pages and in the library reference (two of them are
+    # names of the library's objects): every chapter and prose hit comes before the first API page
+    page, problems = _open(browser, f"{server}search.html?q={query}")
+    try:
+        page.wait_for_selector("#search-results ul.search li", timeout=30000)
+        page.wait_for_function("(document.querySelector('#search-results .search-summary')?.innerText"
+                               " || '').includes('Search finished')", timeout=30000)
+        hits = [href.split("?")[0].split("#")[0] for href in page.eval_on_selector_all(
+            "#search-results ul.search li a", "links => links.map(a => a.getAttribute('href'))")]
+    finally:
+        page.close()
+    assert not problems, "\n".join(problems)
+    reference = [index for index, href in enumerate(hits) if href.startswith("reference/")]
+    others = [index for index, href in enumerate(hits) if not href.startswith("reference/")]
+    assert reference and others, hits
+    assert max(others) < min(reference), hits
+
+
 def test_runs_table_sorts_when_a_header_is_clicked(browser: BrowserContext):
     records = [{"chapter": chapter, "profile": "cpu", "device": "cpu", "commit": "unknown",
                 "date": date, "wall_time_s": seconds, "params": {"seed": 0}}
