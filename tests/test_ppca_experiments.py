@@ -121,3 +121,75 @@ def test_the_record_keeps_the_settings_and_their_key(params, tmp_path, monkeypat
     record = json.loads(path.read_text())
     assert record["params"] == params.record() and record["params"]["norm_ratios"] == [2.0]
     assert record["key"] == run_key("ppca", params.record()) and record["device"] in ("cpu", "cuda")
+
+
+def _interrupt_second_fit(module, monkeypatch):
+    """Wrap ``module.batches`` so that the second fit's epoch 1 raises KeyboardInterrupt once
+    (a kill after that fit's first checkpoint); return the epochs each fit asked for."""
+    real, requested, interrupted = module.batches, [], []
+
+    def counted(*args, **kwargs):
+        per_epoch, asked = real(*args, **kwargs), []
+        requested.append(asked)
+        fit = len(requested) - 1
+
+        def epoch_batches(epoch):
+            if fit == 1 and epoch == 1 and not interrupted:
+                interrupted.append(epoch)
+                raise KeyboardInterrupt
+            asked.append(epoch)
+            return per_epoch(epoch)
+        return epoch_batches
+
+    monkeypatch.setattr(module, "batches", counted)
+    return requested
+
+
+def test_an_interrupted_ppca_run_resumes_from_its_checkpoints_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    """With $COMPANION_CHECKPOINT_DIR set, every fit of the chapter checkpoints in its own folder:
+    a run killed in its second fit (the VLAE; the full-covariance SGD VAE) and started again
+    trains only the epochs it had not finished and gives exactly the uninterrupted result, and a
+    third run trains nothing."""
+    from companion.ppca import linear_vae
+    from companion.training import CHECKPOINT_DIR_VARIABLE, load_checkpoint
+
+    params = resolve(PROFILES, norm_ratios=[2.0], seeds=1, examples=300, sgd_epochs=3, nonlinear_epochs=3,
+                     nonlinear_seeds=1, hidden_dim=8)
+    data = experiments.replicate_data(params, 60.0, 2.0, 0)
+    straight_study, straight_sgd = nonlinear.nonlinear_study(params), experiments.sgd_histories(data, params)
+
+    monkeypatch.setenv(CHECKPOINT_DIR_VARIABLE, str(tmp_path))
+    studies = _interrupt_second_fit(nonlinear, monkeypatch)
+    sgd = _interrupt_second_fit(linear_vae, monkeypatch)
+    for run in (lambda: nonlinear.nonlinear_study(params), lambda: experiments.sgd_histories(data, params)):
+        with pytest.raises(KeyboardInterrupt):
+            run()
+    seed = 1000 * params.seed
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        f"nonlinear-vae-seed{seed}", f"nonlinear-vlae-seed{seed}", "sgd-diagonal", "sgd-full"]
+    assert [load_checkpoint(tmp_path / name / "checkpoint.pt")["epoch"]
+            for name in (f"nonlinear-vae-seed{seed}", f"nonlinear-vlae-seed{seed}", "sgd-diagonal", "sgd-full")
+            ] == [3, 1, 3, 1]
+
+    del studies[:], sgd[:]
+    resumed_study, resumed_sgd = nonlinear.nonlinear_study(params), experiments.sgd_histories(data, params)
+    assert studies == [[], [1, 2]] and sgd == [[], [1, 2]], "finished fits skipped, the others resumed"
+    pd.testing.assert_frame_equal(resumed_study.summary, straight_study.summary, check_exact=True)
+    pd.testing.assert_frame_equal(resumed_study.cosines, straight_study.cosines, check_exact=True)
+    pd.testing.assert_frame_equal(resumed_sgd, straight_sgd, check_exact=True)
+
+    del studies[:], sgd[:]
+    again_study, again_sgd = nonlinear.nonlinear_study(params), experiments.sgd_histories(data, params)
+    assert studies == [[], []] and sgd == [[], []], "every fit finished: nothing trained again"
+    pd.testing.assert_frame_equal(again_study.summary, straight_study.summary, check_exact=True)
+    pd.testing.assert_frame_equal(again_sgd, straight_sgd, check_exact=True)
+
+
+def test_a_ppca_checkpoint_of_other_data_is_refused(tmp_path, monkeypatch):
+    from companion.training import CHECKPOINT_DIR_VARIABLE, CheckpointMismatchError
+
+    params = resolve(PROFILES, norm_ratios=[2.0], seeds=1, examples=300, sgd_epochs=1)
+    monkeypatch.setenv(CHECKPOINT_DIR_VARIABLE, str(tmp_path))
+    experiments.sgd_histories(experiments.replicate_data(params, 60.0, 2.0, 0), params)
+    with pytest.raises(CheckpointMismatchError, match="data: checkpoint"):
+        experiments.sgd_histories(experiments.replicate_data(params, 30.0, 2.0, 0), params)

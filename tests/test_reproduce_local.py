@@ -1,6 +1,7 @@
 """Sweeps on this machine: results land, finished runs are skipped, failures are retried and
 filed, and a killed sweep loses no finished run."""
 
+import errno
 import json
 import os
 import signal
@@ -8,6 +9,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from companion.reproduce.__main__ import main
 from companion.results import load_records, load_runs
@@ -156,3 +159,127 @@ def test_a_profile_only_some_chapters_have_runs_those_and_names_the_others(tmp_p
                   chapters=both)
     out = capsys.readouterr().out
     assert status == 0 and out.startswith("1 runs, 1 to run")
+
+
+class InlineExecutor:
+    """Runs each task in this process when the sweep waits for it (so a test's monkeypatches
+    reach execute_run), one task per wait; counts the runs it executed."""
+
+    name = "local"
+
+    def __init__(self, results):
+        self.results, self.queue, self.executed = str(results), [], 0
+
+    def submit(self, tasks):
+        self.queue += tasks
+
+    def adopt(self, task, entry):
+        return False
+
+    def active(self):
+        return len(self.queue)
+
+    def wait(self, timeout):
+        from companion.reproduce.execution import execute_run
+
+        task = self.queue.pop(0)
+        self.executed += 1
+        return [(task, execute_run(task.run, self.results, task.attempt, self.name))]
+
+    def stop(self):
+        self.queue.clear()
+        return []
+
+    def close(self):
+        pass
+
+
+def _writes_denied(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    results.chmod(0o555)
+    return results
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_sweep_into_a_read_only_folder_refuses_before_running_anything(tmp_path, capsys):
+    results = _writes_denied(tmp_path)
+    try:
+        status = main(["--results-dir", str(results), "--no-progress"], chapters=chapters(tmp_path / "notebooks"))
+    finally:
+        results.chmod(0o755)
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert f"records cannot be written to {results} (Permission denied)" in err and "--results-dir" in err
+    assert list(results.iterdir()) == [], "nothing ran, not even the lock"
+
+
+def test_a_sweep_whose_folders_cannot_be_written_refuses_before_running_anything(tmp_path, capsys):
+    """What a read-only folder does, as root too: the results folder, or a chapter's folder in
+    it, is a file."""
+    tiny = chapters(tmp_path / "notebooks")
+    (tmp_path / "file").write_text("not a folder")
+    status = main(["--results-dir", str(tmp_path / "file" / "results"), "--no-progress"], chapters=tiny)
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and f"records cannot be written to {tmp_path / 'file'}" in err
+
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "tiny").write_text("not a folder")
+    status = main(["--results-dir", str(results), "--no-progress"], chapters=tiny)
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and f"records cannot be written to {results / 'tiny'}" in err
+    assert sorted(path.name for path in results.iterdir()) == ["tiny"], "nothing ran"
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES])
+def test_a_record_the_results_folder_cannot_take_stops_the_sweep_and_is_kept(tmp_path, monkeypatch, capsys, code):
+    """The disk fills up (or the chapter's folder turns read-only) while a sweep files its first
+    run: the sweep stops with one line naming the path, the reason and where the record is kept;
+    the record stays where the run wrote it; the next sweep refuses to run over it until it is
+    moved as the line says, and then skips that run."""
+    import shutil
+
+    import companion.reproduce.__main__ as command
+
+    results = tmp_path / "results"
+    tiny = chapters(tmp_path / "notebooks")
+    options = ["--results-dir", str(results), "--seeds", "0,1", "--only", "scale=1.0", "--no-progress"]
+    executors = []
+    monkeypatch.setattr(command, "make_executor",
+                        lambda args, folder: executors.append(InlineExecutor(folder)) or executors[-1])
+    real_move = shutil.move
+
+    def move(source, target):
+        if Path(target).parent == results / "tiny":
+            raise OSError(code, os.strerror(code))
+        return real_move(source, target)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(shutil, "move", move)
+        status = main(options, chapters=tiny)
+    err = capsys.readouterr().err
+    [kept] = list((results / "_reproduce" / "staging").glob("tiny-*/results/tiny/*.json"))
+    target = results / "tiny" / kept.name
+    assert status == 1 and executors[0].executed == 1, "the sweep stopped after the first run"
+    assert err.count("\n") == 1 and err.startswith("error: tiny ")
+    assert f"{target} cannot be written ({os.strerror(code)})" in err
+    assert f"move {kept} to {target}" in err and "run the sweep again" in err
+    assert json.loads(kept.read_text())["params"]["seed"] == 0 and not target.exists()
+    [entry] = _ledger(results).values()
+    assert entry["status"] == "unfiled" and entry["error"] == err.removeprefix("error: ").strip()
+
+    status = main(options, chapters=tiny)
+    again = capsys.readouterr().err
+    assert status == 1 and executors[1].executed == 0 and again.count("\n") == 1
+    assert f"move {kept} to {target}" in again and kept.exists(), "nothing runs over the kept record"
+
+    moves = err.split(" then move ", 1)[1].split(" and run the sweep again")[0].split(", ")
+    assert len(moves) == 2, "the record and the executed notebook"
+    for move in moves:  # what the error says to do
+        source, destination = map(Path, move.split(" to "))
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        source.rename(destination)
+    status = main(options, chapters=tiny)
+    assert status == 0 and _counts(capsys.readouterr().out) == {"skipped": 1, "done": 1}
+    assert sorted(r["params"]["seed"] for r in load_records("tiny", results)) == [0, 1]

@@ -131,3 +131,39 @@ def test_a_checkpoint_is_loaded_on_the_cpu_whatever_the_device(tmp_path, monkeyp
                         or load_checkpoint(path, map_location))
     train(model, _mse, data, device="meta", **fit)
     assert places == ["cpu"]
+
+
+def test_each_epoch_keeps_the_seconds_it_took_across_a_resume(tmp_path, monkeypatch):
+    """On a fake clock epoch e takes 10 (e + 1) s; the run is stopped before its third epoch
+    and resumed after a 1000 s pause and a checkpoint load that takes 500 s: the resumed
+    history has the two earlier epochs' times from the checkpoint and no pause in the third."""
+    from companion import training
+
+    clock = [0.0]
+    monkeypatch.setattr(training, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(training, "load_checkpoint",
+                        lambda path, map_location: clock.__setitem__(0, clock[0] + 500.0)
+                        or load_checkpoint(path, map_location))
+    model, data = _regression()
+    stop_at = [2]
+
+    def timed(epoch):
+        if epoch == stop_at[0]:
+            raise KeyboardInterrupt  # the kill, after epoch 1's checkpoint
+        clock[0] += 10.0 * (epoch + 1)
+        return data(epoch)
+
+    fit = {"epochs": 4, "optimizer": torch.optim.SGD(model.parameters(), lr=0.1), "checkpoint_dir": tmp_path}
+    with pytest.raises(KeyboardInterrupt):
+        train(model, _mse, timed, **fit)
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 2
+    clock[0] += 1000.0
+    stop_at[0] = None
+    resumed = train(model, _mse, timed, **fit)
+    assert resumed.epochs["seconds"].tolist() == [10.0, 20.0, 30.0, 40.0]
+
+
+def test_epoch_seconds_are_measured_on_the_real_clock():
+    model, data = _regression()
+    result = train(model, _mse, data, epochs=3, optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    assert (result.epochs["seconds"] > 0).all()

@@ -61,10 +61,11 @@ class ResultsFolderError(OSError):
     """The folder records go to cannot be written (read-only, full, or not a folder)."""
 
 
-def check_writable(folder: Path | None = None) -> Path:
+def check_writable(folder: Path | None = None,
+                   instead: str = "set COMPANION_RESULTS_DIR to another folder") -> Path:
     """Make sure records can be written to ``folder`` (default :func:`results_dir`) before a run
     trains, so that no result is lost at its end: raises :class:`ResultsFolderError` naming the
-    folder and the reason."""
+    folder, the reason and what to do (``instead``: how to record elsewhere)."""
     folder = Path(folder or results_dir())
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -72,8 +73,7 @@ def check_writable(folder: Path | None = None) -> Path:
             pass
     except OSError as error:
         raise ResultsFolderError(f"records cannot be written to {folder} ({error.strerror or error}); "
-                                 "free space there, make it writable, or set COMPANION_RESULTS_DIR "
-                                 "to another folder") from error
+                                 f"free space there, make it writable, or {instead}") from error
     return folder
 
 

@@ -5,7 +5,8 @@ handles what every method needs the same way: seeding and deterministic kernels,
 placement, gradient clipping, a progress bar when a person is watching, a stop with the step
 named when the loss is NaN or infinite, atomic checkpoints (model, optimiser, scheduler, every
 RNG state, epoch, step and history) and automatic resume from the last one, and a history of
-per-step and per-epoch metrics as pandas DataFrames.
+per-step and per-epoch metrics as pandas DataFrames (each epoch's row has the ``seconds`` it
+took, training and evaluation; the rows of epochs before a resume keep the times measured then).
 
 Resuming gives exactly the run that was never interrupted, provided ``batches(epoch)`` depends
 only on the epoch (use :func:`companion.data.batches`, which seeds its shuffle per epoch).
@@ -13,6 +14,7 @@ only on the epoch (use :func:`companion.data.batches`, which seeds its shuffle p
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import sys
@@ -21,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -97,6 +100,14 @@ def checkpoint_fingerprint(params: Mapping[str, Any], **which: Any) -> dict[str,
             **which}
 
 
+def tensor_digest(tensor: torch.Tensor) -> str:
+    """A short hash of ``tensor``'s values: names the data a model trains on in its checkpoint
+    fingerprint when the parameters alone do not fix them."""
+    values = tensor.detach().cpu().contiguous()
+    return hashlib.sha256(str(values.dtype).encode() + str(tuple(values.shape)).encode()
+                          + values.numpy().tobytes()).hexdigest()[:12]
+
+
 def move_to(batch: Any, device: torch.device | str) -> Any:
     """``batch`` with every tensor in it (nested in tuples, lists, dicts) moved to ``device``."""
     if isinstance(batch, torch.Tensor):
@@ -122,7 +133,8 @@ class TrainState:
 
 @dataclass
 class TrainResult:
-    """Histories of a run: ``steps`` (one row per logged step) and ``epochs`` (one per epoch)."""
+    """Histories of a run: ``steps`` (one row per logged step) and ``epochs`` (one per epoch,
+    with the ``seconds`` that epoch took to train and evaluate)."""
 
     steps: pd.DataFrame
     epochs: pd.DataFrame
@@ -296,6 +308,7 @@ def train(
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=epochs, initial=state.epoch, desc=description, disable=not show, leave=False)
     while state.epoch < epochs:
+        started = perf_counter()
         model.train()
         sums: dict[str, float] = {}
         count = 0
@@ -331,6 +344,7 @@ def train(
         if evaluate is not None and ((state.epoch + 1) % evaluate_every == 0 or last):
             model.eval()
             row.update(evaluate(model, state.epoch))
+        row["seconds"] = perf_counter() - started
         epoch_rows.append(row)
         state.epoch += 1
         bar.update(1)

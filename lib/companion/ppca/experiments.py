@@ -27,7 +27,13 @@ from companion.ppca.linear_vae import LinearVAE, fit_expected_elbo, train_stocha
 from companion.ppca.settings import PPCASettings
 from companion.ppca.synthetic import SyntheticPPCA, make_dataset
 from companion.results import record_run
-from companion.training import seed_everything, torch_threads
+from companion.training import (
+    checkpoint_fingerprint,
+    checkpoint_folder,
+    seed_everything,
+    tensor_digest,
+    torch_threads,
+)
 
 #: Fitting methods and their labels in tables and figures.
 METHODS: dict[str, str] = {"ppca": "PPCA (closed form)", "diagonal": "VAE, diagonal q", "full": "VAE, full q"}
@@ -244,7 +250,8 @@ def plot_by_ratio(frame: pd.DataFrame, columns: Sequence[str] = ("abs_cos", "sap
 
 
 def sgd_histories(data: SyntheticPPCA, params: PPCASettings) -> pd.DataFrame:
-    """Per-epoch |cos| between columns and ELBO deficit of SGD-trained diagonal and full VAEs."""
+    """Per-epoch |cos| between columns and ELBO deficit of SGD-trained diagonal and full VAEs
+    (checkpointed as ``sgd-diagonal`` and ``sgd-full``)."""
     mean, covariance = closed_form.moments(data.x)
     best = closed_form.maximum_likelihood(mean, covariance, data.loadings.shape[1])
     max_log_likelihood = float(closed_form.log_likelihood(best, mean, covariance))
@@ -260,8 +267,10 @@ def sgd_histories(data: SyntheticPPCA, params: PPCASettings) -> pd.DataFrame:
             seed_everything(params.seed)
             model = LinearVAE(data.x.shape[1], data.loadings.shape[1], method,
                               generator=torch.Generator().manual_seed(cell_init_seed(params.seed, -2)))
-            history = train_stochastic(model, data.x, epochs=params.sgd_epochs, seed=params.seed,
-                                       learning_rate=2e-2, evaluate=evaluate).epochs
+            history = train_stochastic(
+                model, data.x, epochs=params.sgd_epochs, seed=params.seed, learning_rate=2e-2, evaluate=evaluate,
+                checkpoint_dir=checkpoint_folder(f"sgd-{method}"),
+                fingerprint=checkpoint_fingerprint(params.record(), method=method, data=tensor_digest(data.x))).epochs
             frames.append(history.assign(method=method)[["method", "epoch", "abs_cos", "elbo_deficit"]])
     return pd.concat(frames, ignore_index=True)
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -153,10 +154,13 @@ def stochastic_elbo_loss(model: LinearVAE, batch: tuple[Tensor, ...], state: Tra
 def train_stochastic(
     model: LinearVAE, x: Tensor, *, epochs: int, batch_size: int = 100, learning_rate: float = 1e-2,
     seed: int = 0, evaluate: Callable[[nn.Module, int], Mapping[str, float]] | None = None,
-    device: torch.device | str = "cpu",
+    device: torch.device | str = "cpu", checkpoint_dir: Path | None = None,
+    fingerprint: Mapping[str, Any] | None = None,
 ) -> TrainResult:
-    """Train ``model`` on the rows of ``x`` by reparameterised SGD (Adam), as VAEs are trained."""
+    """Train ``model`` on the rows of ``x`` by reparameterised SGD (Adam), as VAEs are trained;
+    ``checkpoint_dir`` and ``fingerprint`` are :func:`companion.training.train`'s."""
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     return train(model, stochastic_elbo_loss, batches([x], batch_size, shuffle=True, seed=seed),
-                 epochs=epochs, optimizer=optimizer, device=device, evaluate=evaluate)
+                 epochs=epochs, optimizer=optimizer, device=device, evaluate=evaluate,
+                 checkpoint_dir=checkpoint_dir, fingerprint=fingerprint)

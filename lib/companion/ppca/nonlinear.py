@@ -27,7 +27,14 @@ from companion.data import batches
 from companion.ppca import metrics
 from companion.ppca.settings import PPCASettings
 from companion.ppca.synthetic import SyntheticPPCA, make_dataset
-from companion.training import seed_everything, torch_threads, train
+from companion.training import (
+    checkpoint_fingerprint,
+    checkpoint_folder,
+    seed_everything,
+    tensor_digest,
+    torch_threads,
+    train,
+)
 from companion.vlae import LatentVariableModel, build_model, decoder_jacobian, mean_elbo
 
 #: The two models compared, with their labels.
@@ -48,7 +55,8 @@ def nonlinear_data(params: PPCASettings, replicate: int) -> tuple[SyntheticPPCA,
 
 
 def train_nonlinear(name: str, data: SyntheticPPCA, params: PPCASettings, seed: int) -> LatentVariableModel:
-    """A VAE or VLAE (one Laplace step) trained on ``data.x`` by the shared loop with Adam."""
+    """A VAE or VLAE (one Laplace step) trained on ``data.x`` by the shared loop with Adam
+    (checkpointed as ``nonlinear-{name}-seed{seed}``)."""
     seed_everything(seed)
     device = resolve_device(params.device)
     model = build_model(name, data.x.shape[1], data.loadings.shape[1], params.hidden_dim, "gaussian",
@@ -59,7 +67,8 @@ def train_nonlinear(name: str, data: SyntheticPPCA, params: PPCASettings, seed: 
         return {"loss": -model.elbo(batch[0]).mean()}
 
     train(model, loss_fn, batches((data.x,), BATCH_SIZE, seed=seed), epochs=params.nonlinear_epochs,
-          optimizer=optimizer, device=device)
+          optimizer=optimizer, device=device, checkpoint_dir=checkpoint_folder(f"nonlinear-{name}-seed{seed}"),
+          fingerprint=checkpoint_fingerprint(params.record(), model=name, seed=seed, data=tensor_digest(data.x)))
     return model
 
 

@@ -24,7 +24,7 @@ from companion.reproduce.ledger import Ledger, SweepRunning
 from companion.reproduce.plan import (ChapterSpec, Run, expand, parse_assignments, parse_seeds,
                                       plan_table, registered_chapters, subgrids)
 from companion.reproduce.sweep import exit_code, sweep
-from companion.results import checkout_state, load_records, stored_results_dir
+from companion.results import ResultsFolderError, checkout_state, load_records, stored_results_dir
 
 
 def parser() -> argparse.ArgumentParser:
@@ -154,8 +154,9 @@ def main(argv: Sequence[str] | None = None, chapters: Mapping[str, ChapterSpec] 
         runs = plan_runs(args, chapters)
         if not args.dry_run:
             refuse_dirty_evidence(args)
+            ledger.check_writable({run.chapter for run in runs})
         executor = None if args.dry_run else make_executor(args, folder)
-    except ValueError as error:
+    except (ValueError, ResultsFolderError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if missing and not args.chapters:
@@ -179,6 +180,9 @@ def main(argv: Sequence[str] | None = None, chapters: Mapping[str, ChapterSpec] 
         except SweepRunning as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        except ResultsFolderError as error:  # it says where a finished run's outputs are kept
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         finally:
             signal.signal(signal.SIGTERM, previous)
             executor.close()

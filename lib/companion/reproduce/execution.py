@@ -4,8 +4,10 @@
 into a staging folder (its results records go there through ``$COMPANION_RESULTS_DIR``); only
 when it has finished are the records and the executed notebook moved into the results folder
 and the ledger entry set to ``done``. A run stopped half-way therefore leaves no record behind,
-and a finished one is never lost. Errors are caught and filed in the ledger with the cell's
-exception; only an interruption (Ctrl-C, a signal) propagates.
+and a finished one is never lost: when the results folder cannot take its outputs (read-only,
+full) they stay in the staging folder and the entry, ``unfiled``, says where to move them.
+Errors are caught and filed in the ledger with the cell's exception; only an interruption
+(Ctrl-C, a signal) propagates.
 
 The chapters checkpoint every model they train under ``$COMPANION_CHECKPOINT_DIR``, which
 points at the run's folder of checkpoints (kept across attempts, one per code version, removed
@@ -20,12 +22,12 @@ import socket
 import sys
 import time
 import traceback
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from companion.reproduce.ledger import Ledger
+from companion.reproduce.ledger import Ledger, move_instructions
 from companion.reproduce.plan import Run
 from companion.results import RUN_COMMIT_VARIABLE, RUN_DIFF_VARIABLE, checkout_state
 from companion.training import CHECKPOINT_DIR_VARIABLE
@@ -99,6 +101,40 @@ def _interrupted(error: BaseException) -> bool:
     return isinstance(error, papermill.PapermillExecutionError) and error.ename == "KeyboardInterrupt"
 
 
+def _move(source: Path, target: Path) -> None:
+    """Move ``source`` to ``target``; on failure leave no partial new ``target`` behind and
+    raise an OSError whose filename is ``target``."""
+    existed = target.exists()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(source, target)
+    except OSError as error:
+        if source.exists() and not existed:
+            with suppress(OSError):
+                target.unlink(missing_ok=True)
+        raise OSError(error.errno, error.strerror or str(error), str(target)) from error
+
+
+def _unfiled(run: Run, ledger: Ledger, error: OSError, filed: list[str], **fields: Any) -> dict[str, Any]:
+    """The entry of a finished run whose outputs the results folder could not take (``filed``:
+    the records it took): the others stay in the run's staging folder, and the error (one line)
+    names them, where they go and what to do. The entry lists every output where it belongs, so
+    once they are moved there the run is complete."""
+    staged = ledger.staged_records(run)
+    kept = [*staged, (ledger.staging_dir(run) / "executed.ipynb", ledger.notebook_path(run))]
+    message = (f"{run.chapter} {run.label} finished, but {error.filename} cannot be written "
+               f"({error.strerror}); what it made is kept: free space in {ledger.results_dir} or make it "
+               f"writable, then {move_instructions(kept)} and run the sweep again")
+    records = filed + [str(target.relative_to(ledger.results_dir)) for _, target in staged]
+    fields = {**fields, "status": "unfiled", "error": message, "records": records,
+              "notebook": str(ledger.notebook_path(run).relative_to(ledger.results_dir))}
+    try:
+        return ledger.write(run, **fields)
+    except OSError:  # the ledger lives in the same folder
+        return {"chapter": run.chapter, "key": run.key, "parameters": run.parameters, "label": run.label,
+                "code_version": run.code_version, **fields}
+
+
 def execute_run(run: Run, results_dir: str, attempt: int = 1, executor: str = "local") -> dict[str, Any]:
     """Execute ``run``'s notebook, file its outputs under ``results_dir`` and return its entry."""
     import papermill
@@ -140,14 +176,15 @@ def execute_run(run: Run, results_dir: str, attempt: int = 1, executor: str = "l
             raise  # Ctrl-C, or submitit leaving a job it has requeued at its time limit
         return entry
     records = []
-    for record in sorted((staging / "results").glob("*/*.json")):
-        target = ledger.results_dir / record.parent.name / record.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(record, target)
-        records.append(str(target.relative_to(ledger.results_dir)))
     notebook = ledger.notebook_path(run)
-    notebook.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(executed, notebook)
+    try:
+        for record, target in ledger.staged_records(run):
+            _move(record, target)
+            records.append(str(target.relative_to(ledger.results_dir)))
+        _move(executed, notebook)
+    except OSError as error:
+        return _unfiled(run, ledger, error, records, wall_time_s=round(time.perf_counter() - start, 1),
+                        finished=now(), **identity)
     shutil.rmtree(ledger.checkpoint_dir(run), ignore_errors=True)
     entry = ledger.write(
         run, status="done", records=records, notebook=str(notebook.relative_to(ledger.results_dir)),

@@ -262,9 +262,11 @@ class SlurmExecutor:
                 task = self.jobs.pop(job)
                 try:
                     entry = job.result()
-                    self.ledger.write(task.run, **entry)  # in case "submitted" overwrote it
                 except Exception as error:  # the job died (time limit, node failure, ...)
                     entry = _crash_entry(self.ledger, task, error, self.name)
+                else:
+                    if entry.get("status") != "unfiled":  # that job could not write the folder either
+                        self.ledger.write(task.run, **entry)  # in case "submitted" overwrote it
                 finished.append((task, entry))
             if finished or time.monotonic() >= deadline:
                 return finished

@@ -3,11 +3,14 @@
 Entries live in ``<results>/_reproduce/ledger/<chapter>/<key>.json`` (three levels down, so
 :func:`companion.results.load_records` never mistakes them for run records) and are written
 atomically by whichever process runs the run: a worker on this machine or a Slurm job. A run
-is *complete* when its entry says ``done``, names the same code version, and its executed
-notebook and records are all still there; such runs are skipped.
+is *complete* when its entry says ``done`` (or ``unfiled``, once its outputs were moved where the
+entry says), names the same code version, and its executed notebook and records are all still
+there; such runs are skipped.
 
 Statuses: ``submitted`` (queued on Slurm), ``running``, ``done``, ``failed`` (with the error),
-``interrupted`` (stopped by Ctrl-C or a signal).
+``interrupted`` (stopped by Ctrl-C or a signal), ``unfiled`` (finished, but the results folder
+could not take its outputs: they stay in its staging folder, and the error says where to move
+them; a sweep refuses to run it again while they are there).
 """
 
 from __future__ import annotations
@@ -15,19 +18,24 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from companion.reproduce.plan import Run
-from companion.results import atomic_write_text
+from companion.results import atomic_write_text, check_writable
 
 FOLDER = "_reproduce"
 
 
 class SweepRunning(RuntimeError):
     """Another sweep holds the results folder."""
+
+
+def move_instructions(moves: Sequence[tuple[Path, Path]]) -> str:
+    """How to file outputs by hand: "move A to B, C to D"."""
+    return "move " + ", ".join(f"{source} to {target}" for source, target in moves)
 
 
 class Ledger:
@@ -44,6 +52,36 @@ class Ledger:
     def staging_dir(self, run: Run) -> Path:
         """Scratch folder where ``run`` writes until it has finished."""
         return self.root / "staging" / f"{run.chapter}-{run.key}"
+
+    def staged_records(self, run: Run) -> list[tuple[Path, Path]]:
+        """The records in ``run``'s staging folder, each with the path it is filed at (the same
+        path under the results folder)."""
+        staged = self.staging_dir(run) / "results"
+        return [(record, self.results_dir / record.relative_to(staged))
+                for record in sorted(staged.rglob("*.json"))]
+
+    def unfiled_outputs(self, run: Run) -> list[tuple[Path, Path]]:
+        """What ``run`` left in its staging folder when the results folder could not take it (its
+        records, and the executed notebook of an ``unfiled`` run), each with where it belongs."""
+        moves = self.staged_records(run)
+        executed = self.staging_dir(run) / "executed.ipynb"
+        if executed.exists() and (moves or (self.read(run) or {}).get("status") == "unfiled"):
+            moves.append((executed, self.notebook_path(run)))
+        return moves
+
+    def check_writable(self, chapters: Iterable[str]) -> None:
+        """Raise :class:`~companion.results.ResultsFolderError`, naming the folder, when the
+        records, notebooks or ledger entries of ``chapters`` could not be written: a sweep checks
+        it before it runs anything."""
+        instead = "give --results-dir another folder"
+        check_writable(self.results_dir, instead)
+        folders = [self.root, self.root / "ledger", self.root / "staging", self.root / "checkpoints"]
+        for chapter in chapters:
+            folders += [self.root / "ledger" / chapter, self.results_dir / chapter,
+                        self.results_dir / chapter / "notebooks"]
+        for folder in folders:
+            if folder.exists() or folder.is_symlink():
+                check_writable(folder, instead)
 
     def notebook_path(self, run: Run, *, failed: bool = False) -> Path:
         """Where ``run``'s executed notebook is kept (failed runs apart from finished ones)."""
@@ -106,7 +144,8 @@ class Ledger:
     def is_complete(self, run: Run) -> bool:
         """Whether ``run`` finished with this code version and its outputs are all present."""
         entry = self.read(run)
-        if not entry or entry.get("status") != "done" or entry.get("code_version") != run.code_version:
+        if not entry or entry.get("status") not in ("done", "unfiled") \
+                or entry.get("code_version") != run.code_version:
             return False
         outputs = [entry.get("notebook"), *entry.get("records", [])]
         return all(path and (self.results_dir / path).exists() for path in outputs)
@@ -143,6 +182,8 @@ class Ledger:
             return "outputs missing: rerun"
         if entry.get("status") == "failed":
             return f"failed before ({entry.get('error', '')[:60]}): retry"
+        if entry.get("status") == "unfiled":
+            return "finished, outputs not filed: move them as its ledger entry says"
         if entry.get("status") in ("submitted", "running") and entry.get("executor") == "slurm":
             return f"{entry['status']} in Slurm job {entry.get('job_id')}: follow if queued, else rerun"
         return f"{entry.get('status')} before: rerun"

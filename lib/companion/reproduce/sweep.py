@@ -10,8 +10,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from companion.reproduce.executors import Executor, Task
-from companion.reproduce.ledger import Ledger
+from companion.reproduce.ledger import Ledger, move_instructions
 from companion.reproduce.plan import Run
+from companion.results import ResultsFolderError
 
 #: Columns of the summary table.
 COLUMNS = ["chapter", "parameters", "key", "status", "attempts", "wall_time_s", "error"]
@@ -41,6 +42,11 @@ def sweep(
     KeyboardInterrupt by the caller) local workers are stopped, runs queued on Slurm keep
     going, and the summary marks the unfinished runs ``interrupted`` (``still queued`` on
     Slurm); their ledger entries let the next sweep pick them up.
+
+    A finished run whose outputs the results folder cannot take (read-only, full) stops the
+    sweep: the executor is stopped and :class:`~companion.results.ResultsFolderError` says where
+    the outputs were kept and where to move them. Until they are moved (or deleted), a later
+    sweep refuses to run that run again, which would write over them.
     """
     rows: dict[str, dict] = {}
     todo: list[Run] = []
@@ -63,6 +69,12 @@ def sweep(
                           file=stream)
             else:
                 fresh.append(Task(run))
+        unfiled = [move for task in fresh for move in ledger.unfiled_outputs(task.run)]
+        if unfiled:
+            raise ResultsFolderError(
+                f"outputs of earlier runs were never filed into {ledger.results_dir} (it could not take "
+                f"them, or the run was killed): {move_instructions(unfiled)}, or delete them to run those "
+                "runs again, then run the sweep again")
         executor.submit(fresh)
         while executor.active():
             for task, entry in executor.wait(timeout=1.0):
@@ -74,6 +86,9 @@ def sweep(
                     executor.submit([Task(run, task.attempt + 1)])
                     continue
                 rows[run.key] = _row(run, status, task.attempt, entry)
+                if status == "unfiled":
+                    executor.stop()
+                    raise ResultsFolderError(entry.get("error"))
                 if status != "done":
                     failures += 1
                     bar.write(f"{status} {run.chapter} {run.label}: {entry.get('error')}", file=stream)
