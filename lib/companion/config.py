@@ -59,9 +59,9 @@ class ChapterSettings:
     device: str = "auto"
     data_dir: str | None = None
 
-    #: Parameters added after runs were recorded, with the value those runs had implicitly: a
-    #: run's record (and so its key) holds such a parameter only when it differs from that value,
-    #: so the earlier records still match the runs they are.
+    #: Parameters added after runs were recorded, with the value those runs had implicitly.
+    #: A run's record (and so its key) holds such a parameter only when it differs from that
+    #: value, so the earlier records still match the runs they are.
     ADDED_LATER: ClassVar[dict[str, Any]] = {}
 
     def __post_init__(self) -> None:

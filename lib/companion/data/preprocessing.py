@@ -26,7 +26,7 @@ def dynamic_binarize(batch: torch.Tensor, generator: torch.Generator | None = No
     return torch.bernoulli(batch, generator=generator)
 
 
-#: λ of the logit transform in the VLAE authors' code (datasets.py: ``lamb = 0.05``).
+#: The logit transform's λ in the VLAE authors' code (``lamb = 0.05`` in their datasets.py).
 LOGIT_LAMBDA = 0.05
 
 

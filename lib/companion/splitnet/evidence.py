@@ -85,9 +85,9 @@ def _paper_numbers() -> dict[str, Any]:
 _REPORTED = _paper_numbers()
 #: The paper's worst error increase of a split over the unsplit WRN-16-8 (points, Table 2).
 MARGIN = _REPORTED["worst_increase"]
-#: The non-inferiority margin of "about the same error", relative to the baseline's error: the
-#: paper's worst increase over its baseline's error (+0.52 on 24.28%: 2.1%); on a baseline at 2%
-#: error it allows +0.04 points.
+#: The non-inferiority margin of "about the same error", relative to the baseline's error.
+#: It is the paper's worst increase over its baseline's error (+0.52 on 24.28%, so 2.1%); on a
+#: baseline at 2% error it allows +0.04 points.
 RELATIVE_MARGIN = MARGIN / _REPORTED["baseline_error"]
 #: The paper's speed-up of the deep split on two GPUs.
 PAPER_SPEEDUP = _REPORTED["deep_speedup"]

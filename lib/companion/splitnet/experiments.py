@@ -217,8 +217,9 @@ def freeze_block_bn_scales(network: WideResNet) -> None:
                 bn.weight.requires_grad_(False)
 
 
-#: Logit of a frozen assignment's own group (the others 0): each unit's probability of its group
-#: is 1 − e^{-10} ≈ 0.99995, so R_W sees the hard partition.
+#: Logit of a frozen assignment's own group, the others' being 0.
+#: Each unit's probability of its group is then 1 − e^{-10} ≈ 0.99995, so R_W sees the hard
+#: partition.
 FROZEN_CONFIDENCE = 10.0
 
 

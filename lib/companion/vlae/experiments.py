@@ -66,8 +66,9 @@ class ChapterData:
     shape: tuple[int, int, int]
     log_var: float
     train_eval: torch.Tensor
-    #: "centred", "binarised" or "logit" (the authors' logit transform: ``train`` holds the raw
-    #: intensities, dequantised and transformed afresh in every batch)
+    #: "centred", "binarised" or "logit", the last the authors' logit transform.
+    #: With "logit" ``train`` holds the raw intensities, dequantised and transformed afresh in
+    #: every batch.
     preprocessing: str = "centred"
 
     @property
