@@ -166,8 +166,17 @@ def copy_jupytext_sources(app: Any, exception: Exception | None) -> None:
             shutil.copyfile(paired, target)
 
 
+def search_scorer_in_book(app: Any, config: Any) -> None:
+    """Read ``html_search_scorer`` relative to the book's folder: Sphinx opens it relative to the
+    working directory, and Jupyter Book builds with no configuration directory of its own."""
+    scorer = config.html_search_scorer
+    if scorer and not Path(scorer).is_absolute():
+        config.html_search_scorer = str(Path(app.srcdir) / scorer)
+
+
 def setup(app: Any) -> dict[str, Any]:
     """Register the handlers (listed in _config.yml's sphinx extensions)."""
+    app.connect("config-inited", search_scorer_in_book)
     app.connect("env-get-outdated", outdated_pages)
     app.connect("autodoc-process-docstring", escape_bars)
     app.connect("missing-reference", resolve_library_reference)
