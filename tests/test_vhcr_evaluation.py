@@ -130,3 +130,14 @@ def test_word_vectors_from_text_and_word2vec_binary(tmp_path):
     assert list(load_word_vectors(binary, words=["yo"])) == ["yo"]
     with pytest.raises(DataNotFoundError):
         load_word_vectors(tmp_path / "missing.bin")
+
+
+def test_probe_reads_a_latent_that_is_there_and_not_one_that_is_not():
+    from companion.vhcr.evaluation import probe_accuracy
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(4, size=800)
+    carrying = rng.normal(size=(800, 3)) + 3.0 * np.eye(4)[labels][:, :3]  # three axes name labels 0-2
+    noise = rng.normal(size=(800, 3))
+    assert probe_accuracy(carrying[:600], labels[:600], carrying[600:], labels[600:]) > 0.9
+    assert probe_accuracy(noise[:600], labels[:600], noise[600:], labels[600:]) == pytest.approx(0.25, abs=0.1)

@@ -168,3 +168,20 @@ def test_ablation_pairs_seeds_and_history_is_long_form(tmp_path):
 def test_records_of_another_chapter_are_refused():
     with pytest.raises(ValueError, match="lack the columns"):
         per_seed(pd.DataFrame({"model": ["VAE"], "NLL": [1.0]}))
+
+
+def test_settings_are_told_apart_within_their_own_corpus(tmp_path):
+    from companion.vhcr.evidence import known_latent_summary, of_dataset
+
+    _runs(tmp_path, [0])
+    for rate in (0.25, 0.5):
+        rows = [{**row, "generator NLL": 3.9, "probe context": 0.9} for row in _rows(0)]
+        _record(tmp_path, seed=0, dataset="designed", utterance_drop=rate, eval_conversations=0, rows=rows)
+    runs = load_runs("vhcr", tmp_path, profile="cpu-long")
+    labels = [label for label, _ in settings_of(runs)]
+    assert labels == ["chitchat", "designed corpus (utterance_drop=0.25)", "designed corpus (utterance_drop=0.5)"]
+    summary = known_latent_summary(of_dataset(runs, "designed"))
+    assert list(summary.index.get_level_values("utterance drop")) == [0.25] * 4 + [0.5] * 4
+    assert summary.loc[(0.5, "HRED"), "NLL − generator"] == pytest.approx(0.1)
+    assert set(summary["seeds"]) == {1}
+    assert len(of_dataset(runs, "chitchat")) == 4

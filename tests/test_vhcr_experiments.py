@@ -9,7 +9,9 @@ import torch
 
 from companion.config import ParameterError, resolve
 from companion.vhcr import GRID, PROFILES, VARIANTS, VHCRSettings
+from companion.reproduce.plan import subgrids
 from companion.vhcr.corpora import DialogueData
+from companion.vhcr.designed import DESIGN
 from companion.vhcr.experiments import (build_model, evaluation_table, kl_history, metric_rows, paper_comparison,
                                         train_variant)
 from companion.vhcr.models import VHCR
@@ -29,8 +31,9 @@ def test_profiles_are_the_cpu_settings_with_what_differs_replaced():
                      if getattr(values, f.name) != getattr(cpu, f.name)}
         assert replace(cpu, **differing) == values
         assert VHCRSettings(**values.record()) == values  # every field validates, lists become tuples again
-    for profile, grid in GRID.items():
-        assert set(grid) <= set(VHCRSettings.parameters())
+    for profile, grids in GRID.items():
+        for grid in subgrids(grids):
+            assert set(grid) <= set(VHCRSettings.parameters())
     paper = settings("paper")
     assert (paper.embedding_size, paper.encoder_size, paper.latent_size) == (500, 1000, 100)
     assert (paper.batch_size, paper.learning_rate, paper.epochs) == (80, 1e-4, 30)
@@ -122,4 +125,10 @@ def test_cpu_long_trains_all_conversations_with_the_cpu_annealing_ratio():
     assert long.train_conversations == 0 and set(long.models) == {"hred", "vhred", "vhcr", "vhcr_ud"}
     steps = long.epochs * -(-2757 // long.batch_size)
     assert long.kl_annealing_steps / steps == pytest.approx(cpu.kl_annealing_steps / (4 * 19), abs=0.01)
-    assert len(GRID["cpu-long"]["seed"]) >= 3
+    chitchat, designed = subgrids(GRID["cpu-long"])
+    assert len(chitchat["seed"]) >= 3 and "dataset" not in chitchat
+    # the designed corpus: the same annealing ratio over its 8,000 conversations, three seeds per drop rate
+    assert designed["dataset"] == ["designed"] and len(designed["seed"]) >= 3
+    designed_steps = long.epochs * -(-DESIGN.conversations[0] // long.batch_size)
+    assert designed["kl_annealing_steps"][0] / designed_steps == pytest.approx(0.6)
+    assert 0.25 in designed["utterance_drop"]

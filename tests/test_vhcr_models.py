@@ -172,3 +172,28 @@ def test_gradients_reach_every_parameter():
         terms.negative_elbo.sum().backward()
         missing = [n for n, p in model.named_parameters() if p.grad is None and n != "unknown_utterance"]
         assert not missing, (name, missing)
+
+
+def test_latent_summary_reads_the_states_the_models_reply_from(posterior_means):
+    tokens, lengths = _batch()
+    trained = _models()
+    hred = trained["hred"].eval().latent_summary(tokens, lengths)
+    assert set(hred) == {"context"}
+    assert hred["context"].shape == (2, SIZES["context_size"])
+    vhred = trained["vhred"].eval()
+    summary = vhred.latent_summary(tokens, lengths)
+    assert set(summary) == {"context", "z_utt", "z_utt mean"}
+    # with latents at their means, a draw is the mean
+    assert torch.allclose(summary["z_utt"], summary["z_utt mean"])
+    assert torch.allclose(summary["context"], vhred.reply_features(
+        vhred.encoder.encode_turns(tokens, lengths), models.conversation_lengths(lengths), None)[:, :10])
+    vhcr = trained["vhcr"].eval()
+    summary = vhcr.latent_summary(tokens, lengths)
+    assert summary["z_conv mean"].shape == (2, 4)
+    assert torch.allclose(summary["z_conv mean"], vhcr.sample_conversation_latent(tokens, lengths))
+    # z_t averaged over each conversation's predicted turns only (3 and 2 of them)
+    encodings = vhcr.encoder.encode_turns(tokens, lengths)
+    targets = lengths[:, 1:] > 0
+    terms = vhcr.latent_terms(encodings, models.conversation_lengths(lengths), targets, targets.nonzero()[:, 0])
+    assert torch.allclose(summary["z_utt mean"][0], terms["z_utt mean"][:3].mean(0))
+    assert torch.allclose(summary["z_utt mean"][1], terms["z_utt mean"][3:].mean(0))

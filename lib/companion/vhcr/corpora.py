@@ -1,10 +1,12 @@
-"""Conversation corpora: Chit-Chat (ships with a PyPI package), Cornell Movie-Dialogs, Ubuntu v1.
+"""Conversation corpora: Chit-Chat (ships with a PyPI package), Cornell Movie-Dialogs, Ubuntu v1,
+and the designed corpus (:mod:`companion.vhcr.designed`, generated from the seed).
 
 Each loader returns conversations as lists of turn strings. :func:`load_splits` adds the
 split (a seeded 80/10/10 shuffle by conversation for Chit-Chat and Cornell, as the authors'
-``cornell_preprocess.py`` does; the official file lists for Ubuntu) and the minimum number of
-turns; :func:`load_dialogue_data` tokenises, builds the vocabulary on the training split and
-pads.
+``cornell_preprocess.py`` does; the official file lists for Ubuntu; the designed corpus draws
+its splits from a generator seeded with the seed) and the minimum number of turns;
+:func:`load_dialogue_data` tokenises, builds the vocabulary on the training split and pads, as
+for every corpus, and keeps the designed corpus's true conversation latents (its topics).
 
 Files, under ``data_root(data_dir)`` (see :func:`companion.config.data_root`):
 
@@ -31,12 +33,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from companion.config import check_choice, data_root
 from companion.data import CorruptDataError, DataNotFoundError, load_conversations
+from companion.vhcr.designed import DESIGN
 from companion.vhcr.text import ConversationTensors, Vocabulary, encode_conversations, tokenize
 
-#: The corpora the chapter reads (the first ships inside a package).
-CORPORA = ("chitchat", "cornell", "ubuntu")
+#: The corpora the chapter reads (the first ships inside a package, the last is generated).
+CORPORA = ("chitchat", "cornell", "ubuntu", "designed")
 SPLITS = ("train", "valid", "test")
 CORNELL_SEPARATOR = " +++$+++ "
 CORNELL_FILES = ("movie_lines.txt", "movie_conversations.txt")
@@ -51,7 +56,7 @@ UBUNTU_DIALOG_FORMAT = "time<TAB>speaker<TAB>listener<TAB>text"
 UBUNTU_LIST_FORMAT = "<n>.tsv,<folder>"
 UBUNTU_LISTS = {"train": "trainfiles.csv", "valid": "valfiles.csv", "test": "testfiles.csv"}
 #: Fewest turns a conversation keeps (the authors drop shorter Ubuntu dialogs; Cornell keeps all).
-MIN_TURNS = {"chitchat": 3, "cornell": 2, "ubuntu": 3}
+MIN_TURNS = {"chitchat": 3, "cornell": 2, "ubuntu": 3, "designed": 2}
 #: Fewest conversations a Cornell file or an Ubuntu split list must yield (fewer means an
 #: interrupted download or extraction, never a corpus to train on).
 MIN_CONVERSATIONS = 1
@@ -220,14 +225,31 @@ def load_splits(name: str, data_dir: str | Path | None = None, seed: int = 0) ->
     A split left with no conversation raises CorruptDataError naming the corpus's folder and the
     count of each split: a model is never trained or scored on nothing.
     """
+    return load_labelled_splits(name, data_dir, seed)[0]
+
+
+def load_labelled_splits(
+    name: str, data_dir: str | Path | None = None, seed: int = 0
+) -> tuple[dict[str, list[Conversation]], dict[str, np.ndarray] | None]:
+    """:func:`load_splits` and, for the designed corpus, the true latent (topic) of each kept
+    conversation per split (None for the other corpora, whose latents nobody knows)."""
     check_choice("dataset", name, CORPORA)
     root = data_root(data_dir)
+    latents = None
     if name == "ubuntu":
         splits = {split: load_ubuntu(root / "ubuntu", split) for split in SPLITS}
+    elif name == "designed":
+        drawn = DESIGN.splits(seed)
+        splits = {split: conversations for split, (conversations, _) in drawn.items()}
+        latents = {split: topics for split, (_, topics) in drawn.items()}
     else:
         conversations = load_conversations("chitchat") if name == "chitchat" else load_cornell(root / "cornell")
         splits = split_conversations(conversations, seed=seed)
-    kept = {split: [c for c in found if len(c) >= MIN_TURNS[name]] for split, found in splits.items()}
+    long_enough = {split: np.array([len(c) >= MIN_TURNS[name] for c in found], dtype=bool)
+                   for split, found in splits.items()}
+    kept = {split: [c for c, keep in zip(found, long_enough[split]) if keep] for split, found in splits.items()}
+    if latents is not None:
+        latents = {split: found[long_enough[split]] for split, found in latents.items()}
     empty = [split for split, found in kept.items() if not found]
     if empty:
         counts = ", ".join(f"{split} {len(kept[split])} of {len(splits[split])}" for split in SPLITS)
@@ -236,12 +258,13 @@ def load_splits(name: str, data_dir: str | Path | None = None, seed: int = 0) ->
             f"{name} ({source}): no conversation of at least {MIN_TURNS[name]} turns is left for "
             f"{' and '.join(empty)} (kept: {counts}); the corpus is incomplete, fetch it again"
         )
-    return kept
+    return kept, latents
 
 
 @dataclass
 class DialogueData:
-    """A corpus ready for the models: vocabulary, padded splits and the tokenised test turns."""
+    """A corpus ready for the models: vocabulary, padded splits and the tokenised test turns, and
+    ``latents``, each conversation's true latent per split where it is known (the designed corpus)."""
 
     name: str
     vocabulary: Vocabulary
@@ -249,6 +272,7 @@ class DialogueData:
     valid: ConversationTensors
     test: ConversationTensors
     test_tokens: list[list[list[str]]]
+    latents: dict[str, np.ndarray] | None = None
 
     def summary(self) -> dict[str, int]:
         """Sizes: conversations per split, vocabulary, training words predicted."""
@@ -264,10 +288,12 @@ def load_dialogue_data(
     train_conversations: int | None = None, data_dir: str | Path | None = None, seed: int = 0,
 ) -> DialogueData:
     """Tokenise, build the vocabulary on the (first ``train_conversations``) training split, pad."""
-    splits = load_splits(name, data_dir, seed)
+    splits, latents = load_labelled_splits(name, data_dir, seed)
     if train_conversations:
         splits["train"] = splits["train"][:train_conversations]
+        if latents is not None:
+            latents["train"] = latents["train"][:train_conversations]
     tokens = {split: [[tokenize(turn) for turn in c[:max_turns]] for c in found] for split, found in splits.items()}
     vocabulary = Vocabulary.build(tokens["train"], max_vocab_size, min_count)
     padded = {split: encode_conversations(found, vocabulary, max_turns, max_tokens) for split, found in tokens.items()}
-    return DialogueData(name, vocabulary, padded["train"], padded["valid"], padded["test"], tokens["test"])
+    return DialogueData(name, vocabulary, padded["train"], padded["valid"], padded["test"], tokens["test"], latents)

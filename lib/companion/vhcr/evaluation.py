@@ -1,4 +1,4 @@
-"""Evaluating conversation models: likelihood per word, KL per latent, embedding metrics.
+"""Evaluating conversation models: likelihood per word, KL per latent, probes of a known latent, embedding metrics.
 
 Negative log-likelihood per word (Park et al., 2018, Sec. 5): exact for HRED; for VHRED and
 VHCR the importance-sampled estimate with K posterior samples, formed per conversation as
@@ -6,6 +6,12 @@ log p(x) ≈ log (1/K) Σ_k p(x, z_k) / q(z_k | x) (a log-mean-exp, never over a
 the authors' code does), summed over conversations and divided by the number of predicted words.
 By Jensen's inequality the estimate is never above the one-sample bound −ELBO and tightens as K
 grows (Burda et al., 2016).
+
+Probes (on the designed corpus, whose conversations' true latent is known): a multinomial
+logistic regression on standardised features of each conversation (:func:`latent_features`:
+the context GRU's last state, a posterior draw or mean of z_conv, of z_t averaged over turns),
+fitted on training conversations and scored on test conversations; its held-out accuracy at
+predicting the latent, against chance 1/K, says how much of the latent a representation carries.
 
 Embedding metrics (Liu et al., 2016) compare a generated reply with the reference reply through
 word vectors: Average (cosine of mean vectors), Extrema (cosine of per-dimension extreme
@@ -22,6 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from companion.data import CorruptDataError, DataNotFoundError
 from companion.vhcr.models import HierarchicalModel
@@ -68,6 +77,30 @@ def evaluate_likelihood(
         "kl_conversation_per_word": float(terms["kl_conversation"].mean(dim=1).sum() / words),
         "importance_samples": draws,
     }
+
+
+@torch.no_grad()
+def latent_features(model: HierarchicalModel, data: ConversationTensors, batch_size: int = 400) -> dict[str, np.ndarray]:
+    """:meth:`~companion.vhcr.models.HierarchicalModel.latent_summary` of every conversation of
+    ``data`` (N × D arrays by name; draws from torch's generator, so seed it first)."""
+    model.eval()
+    device = next(model.parameters()).device
+    parts: dict[str, list[torch.Tensor]] = {}
+    for chunk in torch.arange(len(data)).split(batch_size):
+        summary = model.latent_summary(data.tokens[chunk].to(device), data.turn_lengths[chunk].to(device))
+        for name, values in summary.items():
+            parts.setdefault(name, []).append(values.cpu())
+    return {name: torch.cat(values).numpy() for name, values in parts.items()}
+
+
+def probe_accuracy(
+    train_features: np.ndarray, train_labels: np.ndarray, test_features: np.ndarray, test_labels: np.ndarray
+) -> float:
+    """Held-out accuracy of a logistic-regression probe (features standardised on the training
+    set) fitted to predict ``train_labels``, scored on the test set."""
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    probe.fit(train_features, train_labels)
+    return float((probe.predict(test_features) == test_labels).mean())
 
 
 def load_word_vectors(path: str | Path, words: Iterable[str] | None = None) -> dict[str, np.ndarray]:

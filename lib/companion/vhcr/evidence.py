@@ -36,6 +36,7 @@ from companion import paper
 from companion.evidence import RULE, Claim, Decision, Finding, describe, paired_finding, paired_statistics
 from companion.plotting import seed_points
 from companion.reproduce.plan import planned_records
+from companion.vhcr.designed import DESIGN
 from companion.vhcr.settings import LABELS, VARIANTS
 
 #: Test metrics per word of each model, as the records name them.
@@ -154,22 +155,70 @@ def log_ratios(lower: pd.Series, higher: pd.Series) -> list[float]:
 _WITHIN_SETTING = ("seed", "device", "data_dir", "profile", "models")
 
 
+#: How a setting names its data set.
+DATASET_NAMES = {"designed": "designed corpus"}
+
+
 def settings_of(runs: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """The recorded runs split by setting (every parameter but the seed, where it ran and which
     models it trained), each labelled by its data set and the parameters that tell it from the
-    others."""
+    other settings of that data set."""
     if not len(runs):
         return []
     columns = [c for c in runs.columns if c.startswith("param_") and c[6:] not in _WITHIN_SETTING]
     keys = runs[columns].apply(lambda row: "|".join(map(str, row)), axis=1)
-    differing = [c for c in columns if c != "param_dataset" and runs[c].map(str).nunique() > 1]
     labelled = []
     for key in dict.fromkeys(keys):
         group = runs[keys == key]
         first = group.iloc[0]
+        same_data = runs[runs["param_dataset"] == first["param_dataset"]]
+        differing = [c for c in columns if c != "param_dataset" and same_data[c].map(str).nunique() > 1]
         extra = ", ".join(f"{c[6:]}={first[c]}" for c in differing)
-        labelled.append((f"{first['param_dataset']}" + (f" ({extra})" if extra else ""), group))
+        name = DATASET_NAMES.get(first["param_dataset"], first["param_dataset"])
+        labelled.append((name + (f" ({extra})" if extra else ""), group))
     return labelled
+
+
+def of_dataset(runs: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """The records of ``runs`` made on ``dataset`` (a chapter never pools two corpora)."""
+    if not len(runs):
+        return runs
+    return runs[runs["param_dataset"] == dataset]
+
+
+#: The designed corpus's columns a record holds (:func:`companion.vhcr.experiments.known_latent_table`).
+PROBES = ("probe context", "probe z_utt", "probe z_utt mean", "probe z_conv", "probe z_conv mean")
+
+
+def known_latent_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per utterance-drop rate and model, the mean over seeds (and the seed count) of the test
+    NLL, its excess over the generator's exact NLL on the same conversations, the KL per word of
+    each latent and the probes' held-out accuracy at naming the true topic (with chance and the
+    generator's own posterior, the ceiling), from records on the designed corpus."""
+    columns = ["NLL", "NLL − generator", "KL z_utt", "KL z_conv", *PROBES, "probe chance", "probe ceiling"]
+    if not len(runs):
+        return pd.DataFrame(columns=["seeds", *columns])
+    frame = runs.copy()
+    frame["NLL − generator"] = frame["NLL"] - frame["generator NLL"]
+    frame["model"] = frame["variant"].map(LABELS)
+    frame["order"] = frame["variant"].map(list(VARIANTS).index)
+    frame = frame.rename(columns={"param_utterance_drop": "utterance drop"})
+    grouped = frame.sort_values(["utterance drop", "order"]).groupby(["utterance drop", "model"], sort=False)
+    table = grouped[[c for c in columns if c in frame]].mean().reindex(columns=columns)
+    table.insert(0, "seeds", grouped.size())
+    return table
+
+
+def ideal_balance(rates: Sequence[float], samples: int = 20000) -> pd.DataFrame:
+    """Per utterance-drop rate, what a z_conv naming the topic gains and costs an ideal VHCR on
+    the designed corpus (nats per conversation,
+    :meth:`~companion.vhcr.designed.DesignedCorpus.topic_code_balance`) and whether it pays."""
+    rows = []
+    for rate in rates:
+        balance = DESIGN.topic_code_balance(rate, samples)
+        rows.append({"utterance drop": rate, "gain": balance["gain"], "gain se": balance["gain se"],
+                     "cost": balance["cost"], "pays": balance["gain"] > balance["cost"]})
+    return pd.DataFrame(rows).set_index("utterance drop")
 
 
 def _paper_kl() -> str:

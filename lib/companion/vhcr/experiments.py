@@ -3,9 +3,11 @@
 :func:`train_variant` trains one model variant with the shared loop
 (:func:`companion.training.train`) on the KL-annealed negative ELBO per word, β taken from the
 loop's step counter; :func:`evaluation_table` measures NLL and KL per word on test
-conversations; the plotting functions draw the KL term over training and the utterance-drop
-ablation; :func:`reply_examples` decodes replies with z_conv held fixed or resampled;
-:func:`metric_rows` builds the rows a run records.
+conversations; :func:`known_latent_table` sets, on the designed corpus, the generator's own NLL
+beside them and probes how much of the true conversation latent each model's representations
+carry; the plotting functions draw the KL term over training and the utterance-drop ablation;
+:func:`reply_examples` decodes replies with z_conv held fixed or resampled; :func:`metric_rows`
+builds the rows a run records.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from companion.data import batches
 from companion.training import (TrainResult, TrainState, checkpoint_fingerprint, checkpoint_folder,
                                 seed_everything, train)
 from companion.vhcr.corpora import DialogueData
-from companion.vhcr.evaluation import embedding_metrics, evaluate_likelihood
+from companion.vhcr.designed import DESIGN
+from companion.vhcr.evaluation import embedding_metrics, evaluate_likelihood, latent_features, probe_accuracy
 from companion.vhcr.generation import beam_search, greedy_decode, sample_decode
 from companion.vhcr.kl import kl_weight
 from companion.vhcr.models import HRED, VHCR, VHRED, HierarchicalModel
@@ -116,6 +119,39 @@ def evaluation_table(
             "KL z_utt": result["kl_utterance_per_word"],
             "KL z_conv": result["kl_conversation_per_word"],
         })
+    return pd.DataFrame(rows).set_index("model")
+
+
+#: What the probes read, as :meth:`~companion.vhcr.models.HierarchicalModel.latent_summary` names it.
+PROBED = ("context", "z_utt", "z_utt mean", "z_conv", "z_conv mean")
+
+
+def known_latent_table(
+    trained: Mapping[str, TrainedVariant], data: DialogueData, eval_conversations: int, seed: int
+) -> pd.DataFrame:
+    """Per model, on a corpus whose conversation latent is known (the designed corpus): the
+    generator's exact NLL per word on the evaluated test conversations ("generator NLL", the
+    best any model can do there), and the held-out accuracy of a probe of the true latent on
+    each representation of :data:`PROBED` ("probe <name>", NaN where the model has none), fitted
+    on every training conversation and scored on every test conversation, with chance (1/K) and
+    the generator's own posterior accuracy on those conversations (the ceiling)."""
+    if data.latents is None:
+        raise ValueError(f"corpus {data.name!r} has no known conversation latent; only the designed corpus has")
+    scored = data.test_tokens[:eval_conversations] if eval_conversations else data.test_tokens
+    test_words = DESIGN.word_ids(data.test_tokens)
+    reference = {
+        "generator NLL": DESIGN.nll_per_word(DESIGN.word_ids(scored)),
+        "probe chance": 1.0 / DESIGN.topics,
+        "probe ceiling": float((DESIGN.topic_posterior(test_words).argmax(axis=1) == data.latents["test"]).mean()),
+    }
+    rows = []
+    for variant, run in trained.items():
+        torch.manual_seed(seed)
+        train_features, test_features = (latent_features(run.model, split) for split in (data.train, data.test))
+        probes = {f"probe {name}": (probe_accuracy(train_features[name], data.latents["train"], test_features[name],
+                                                   data.latents["test"]) if name in train_features else np.nan)
+                  for name in PROBED}
+        rows.append({"model": LABELS[variant], **reference, **probes})
     return pd.DataFrame(rows).set_index("model")
 
 
@@ -297,10 +333,14 @@ def training_history(epochs: pd.DataFrame) -> list[dict[str, float]]:
 
 
 def metric_rows(table: pd.DataFrame, trained: Mapping[str, TrainedVariant],
-                embedding: pd.DataFrame | None = None) -> list[dict[str, Any]]:
-    """The rows a run records, one per model: test metrics (``table``), the final epoch's
-    training KL per word, the per-epoch training history (:func:`training_history`) and, when
-    computed, the embedding metrics (``embedding``, prefixed "embedding ")."""
+                embedding: pd.DataFrame | None = None, known_latent: pd.DataFrame | None = None
+                ) -> list[dict[str, Any]]:
+    """The rows a run records, one per model: test metrics (``table``, and on the designed corpus
+    the columns of :func:`known_latent_table`, ``known_latent``), the final epoch's training KL
+    per word, the per-epoch training history (:func:`training_history`) and, when computed, the
+    embedding metrics (``embedding``, prefixed "embedding ")."""
+    if known_latent is not None:
+        table = table.join(known_latent)
     rows = []
     for variant, run in trained.items():
         last = run.history.epochs.iloc[-1]

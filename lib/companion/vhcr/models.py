@@ -16,7 +16,7 @@ the model knows before it. They differ in the latent variables (Park et al., 201
 ``model(tokens, turn_lengths)`` returns :class:`ConversationTerms`, per-conversation sums from
 which the loss, the ELBO and the importance weights are formed. Latents are sampled from the
 posterior (training and likelihood estimation); :meth:`reply_state` samples from the prior to
-generate.
+generate; :meth:`latent_summary` gives, per conversation, what a probe of the latents reads.
 """
 
 from __future__ import annotations
@@ -69,6 +69,13 @@ def _per_conversation(values: torch.Tensor, conversation: torch.Tensor, count: i
 def _last_present(outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """``outputs[b, lengths[b] - 1]`` for each conversation b."""
     return outputs[torch.arange(len(lengths), device=outputs.device), lengths - 1]
+
+
+def _mean_per_conversation(values: torch.Tensor, conversation: torch.Tensor, count: int) -> torch.Tensor:
+    """The mean of per-turn vectors ``values`` (M × D) over each of ``count`` conversations' turns."""
+    sums = values.new_zeros((count, values.shape[-1])).index_add(0, conversation, values)
+    turns = values.new_zeros(count).index_add(0, conversation, torch.ones_like(values[:, 0]))
+    return sums / turns.clamp(min=1).unsqueeze(-1)
 
 
 class HierarchicalModel(nn.Module):
@@ -143,6 +150,33 @@ class HierarchicalModel(nn.Module):
         losses = F.cross_entropy(self.decoder.output(states), targets[mask], reduction="none")  # $-\log p(w_i|w_{<i})$
         return losses.new_zeros(len(targets)).index_add(0, mask.nonzero()[:, 0], losses)
 
+    @torch.no_grad()
+    def latent_summary(self, tokens: torch.Tensor, turn_lengths: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What a probe reads of B whole conversations, each B × D: ``"context"``, h_cxt after the
+        last turn (VHCR's read with z_conv at its posterior mean) and, for a latent model, one
+        posterior draw and the posterior mean of z_t averaged over the predicted turns
+        (``"z_utt"``, ``"z_utt mean"``) and of z_conv (``"z_conv"``, ``"z_conv mean"``). A draw
+        carries only what the posterior's noise lets through; a mean, whatever the encoder
+        separates however little the decoder uses it. Call in eval mode (no utterance drop)."""
+        tokens, turn_lengths = trim_batch(tokens, turn_lengths)
+        encodings = self.encoder.encode_turns(tokens, turn_lengths)
+        targets = turn_lengths[:, 1:] > 0
+        conversation = targets.nonzero()[:, 0]
+        lengths = conversation_lengths(turn_lengths)
+        latent = self.latent_terms(encodings, lengths, targets, conversation)
+        summary = {"context": self.final_context(encodings, lengths, latent.get("z_conv mean"))}
+        for name in ("z_utt", "z_utt mean"):
+            if name in latent:
+                summary[name] = _mean_per_conversation(latent[name], conversation, len(tokens))
+        summary.update({name: latent[name] for name in ("z_conv", "z_conv mean") if name in latent})
+        return summary
+
+    def final_context(
+        self, encodings: torch.Tensor, lengths: torch.Tensor, z_conversation: torch.Tensor | None
+    ) -> torch.Tensor:
+        """h_cxt after each conversation's last turn (HRED and VHRED ignore ``z_conversation``)."""
+        return _last_present(self.context(encodings), lengths)
+
     def reply_state(
         self, tokens: torch.Tensor, turn_lengths: torch.Tensor, z_conversation: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -156,7 +190,7 @@ class HierarchicalModel(nn.Module):
         self, encodings: torch.Tensor, lengths: torch.Tensor, z_conversation: torch.Tensor | None
     ) -> torch.Tensor:
         """Decoder features for the next turn (HRED: h_cxt after the last context turn)."""
-        return _last_present(self.context(encodings), lengths)
+        return self.final_context(encodings, lengths, z_conversation)
 
 
 class HRED(HierarchicalModel):
@@ -196,12 +230,13 @@ class VHRED(HierarchicalModel):
             "kl_utterance": gaussian_kl(*posterior, *prior),
             "log_prior": _per_conversation(gaussian_log_density(z, *prior), conversation, count),
             "log_posterior": _per_conversation(gaussian_log_density(z, *posterior), conversation, count),
+            "z_utt": z, "z_utt mean": posterior[0],
         }
 
     def reply_features(
         self, encodings: torch.Tensor, lengths: torch.Tensor, z_conversation: torch.Tensor | None
     ) -> torch.Tensor:
-        context = _last_present(self.context(encodings), lengths)
+        context = self.final_context(encodings, lengths, z_conversation)
         return torch.cat([context, reparameterize(*self.prior(context))], dim=-1)
 
 
@@ -243,6 +278,15 @@ class VHCR(HierarchicalModel):
         z_turns = z_conversation.unsqueeze(1).expand(-1, encodings.shape[1], -1)
         return self.context(torch.cat([encodings, z_turns], dim=-1), start)
 
+    def final_context(
+        self, encodings: torch.Tensor, lengths: torch.Tensor, z_conversation: torch.Tensor | None
+    ) -> torch.Tensor:
+        """h_cxt after each conversation's last turn, read with ``z_conversation`` (its posterior
+        mean when None)."""
+        if z_conversation is None:
+            z_conversation = self.conversation_distribution(encodings, lengths)[0]
+        return _last_present(self.context_outputs(encodings, z_conversation), lengths)
+
     def latent_terms(
         self, encodings: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor, conversation: torch.Tensor
     ) -> dict[str, torch.Tensor]:
@@ -267,6 +311,7 @@ class VHCR(HierarchicalModel):
             + _per_conversation(gaussian_log_density(z, *prior), conversation, count),
             "log_posterior": gaussian_log_density(z_conversation, *q_conversation)
             + _per_conversation(gaussian_log_density(z, *posterior), conversation, count),
+            "z_utt": z, "z_utt mean": posterior[0], "z_conv": z_conversation, "z_conv mean": q_conversation[0],
         }
 
     def sample_conversation_latent(self, tokens: torch.Tensor, turn_lengths: torch.Tensor) -> torch.Tensor:
@@ -280,7 +325,7 @@ class VHCR(HierarchicalModel):
     ) -> torch.Tensor:
         if z_conversation is None:
             z_conversation = reparameterize(*self.conversation_distribution(encodings, lengths))
-        context = _last_present(self.context_outputs(encodings, z_conversation), lengths)
+        context = self.final_context(encodings, lengths, z_conversation)
         z = reparameterize(*self.prior(torch.cat([context, z_conversation], dim=-1)))
         return torch.cat([context, z, z_conversation], dim=-1)
 

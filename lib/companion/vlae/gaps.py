@@ -121,12 +121,12 @@ class GapDecomposition:
 
     @property
     def approximation(self) -> float:
-        """log p(x) − ELBO(q*): what the family cannot express."""
+        """log p(x) − ELBO(q*), what the family cannot express."""
         return self.log_px - self.elbo_best
 
     @property
     def amortisation(self) -> float:
-        """ELBO(q*) − ELBO(q_φ): what the model's inference loses against the family's best."""
+        """ELBO(q*) − ELBO(q_φ), what the model's inference loses against the family's best."""
         return self.elbo_best - self.elbo_amortised
 
 
