@@ -424,7 +424,8 @@ evidence.ablation(long_seeds)
 # Each claim is decided seed by seed on the test set by the book's rule
 # ({py:mod}`companion.evidence`; these are the very decisions the summary page shows). The effect
 # is the per-seed log-ratio of the two KLs, tested by a paired t-test over seeds, its p adjusted by
-# Holm's method over the paper's two claims: **reproduced** when the ratio is above 1 beyond the
+# Holm's method over every test of the paper's two claims at this scale (Chit-Chat's and the
+# designed corpus's settings below together): **reproduced** when the ratio is above 1 beyond the
 # seed noise (adjusted p < 0.05, at least three seeds), **not reproduced** when it is below 1
 # beyond the noise, **inconclusive** inside the noise or with fewer than three seeds. A ratio
 # between two collapsed latents says nothing about whether the latent is used: when the latent
@@ -438,6 +439,24 @@ decision_frame(chitchat_decisions)
 
 # %%
 print(evidence.decision_text(chitchat_decisions))
+
+# %% [markdown]
+# ### What keeps z_conv in use on Chit-Chat? A pilot
+#
+# Within the authors' settings, two changes could keep z_conv above the threshold at this budget:
+# annealing β far longer relative to the run (the authors' README runs anneal over 250,000 steps,
+# more than their runs take; ten times the run here, so β reaches only 0.1) and a smaller
+# vocabulary (the 1,000 most frequent words, 88% of the training tokens, against 3,836), which
+# leaves the decoder less to learn. The pilot (`benchmarks/vhcr_kl_pilot.py --record`) trains
+# VHRED and VHCR + utterance drop with each, with seed 0, beside the cpu-long runs of that seed:
+
+# %% tags=["full-width"]
+kl_pilot = evidence.kl_pilot_table(load_runs("vhcr/kl-pilot"), long_runs)
+display_pilot = kl_pilot.round(4)
+display_pilot
+
+# %%
+print(evidence.kl_pilot_verdict(kl_pilot))
 
 # %% [markdown]
 # ## A designed test of the mechanism

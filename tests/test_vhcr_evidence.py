@@ -185,3 +185,28 @@ def test_settings_are_told_apart_within_their_own_corpus(tmp_path):
     assert summary.loc[(0.5, "HRED"), "NLL − generator"] == pytest.approx(0.1)
     assert set(summary["seeds"]) == {1}
     assert len(of_dataset(runs, "chitchat")) == 4
+
+
+def test_kl_pilot_sits_beside_the_cpu_long_runs_of_its_seed(tmp_path):
+    from companion.vhcr.evidence import kl_pilot_table
+
+    reference = _runs(tmp_path, [0, 1], {**_BASE, "vhcr_ud": (3e-4, 0.005, 4.02)})
+    pilot_rows = [{**row, "arm": "anneal-10x"} for row in _rows(0, {"vhred": (1e-4, 0.0, 4.1), "vhcr_ud": (3e-4, 0.3, 4.0)})]
+    record_run("vhcr/kl-pilot", {**resolve(PROFILES, "cpu-long", kl_annealing_steps=17300).record(),
+                                 "profile": "pilot", "arm": "anneal-10x"}, pilot_rows,
+               wall_time_s=1.0, device="cpu", directory=tmp_path)
+    table = kl_pilot_table(load_runs("vhcr/kl-pilot", tmp_path), reference)
+    assert list(table["arm"]) == ["cpu-long (annealing over 60% of the run)"] * 2 + ["anneal-10x"] * 2
+    assert set(table["seed"]) == {0}
+    assert list(table["kl_annealing_steps"]) == [1038, 1038, 17300, 17300]
+    in_use = table.set_index(["arm", "model"])["z_conv in use"]
+    assert in_use[("anneal-10x", "VHCR + utterance drop")] == True  # noqa: E712 (an object column)
+    assert in_use[("cpu-long (annealing over 60% of the run)", "VHCR + utterance drop")] == False  # noqa: E712
+    assert pd.isna(in_use[("anneal-10x", "VHRED")])
+    from companion.vhcr.evidence import kl_pilot_verdict
+
+    verdict = kl_pilot_verdict(table)
+    assert "stays above 0.01 nats per word with anneal-10x (0.3)" in verdict
+    assert "collapses with cpu-long (annealing over 60% of the run) (0.005)" in verdict
+    collapsed = kl_pilot_verdict(table[table["arm"] != "anneal-10x"])
+    assert collapsed.endswith("none does at CPU budget.")

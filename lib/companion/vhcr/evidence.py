@@ -18,8 +18,12 @@ this scale** when the latent that should stay in use is itself collapsed (KL per
 whether the latent is used.
 
 The rest renders the ``cpu-long`` records the sweep committed (the chapter never trains
-``cpu-long``): every table per model with its spread over seeds, the training histories and
-the utterance-drop ablation seed by seed.
+``cpu-long``), one corpus at a time (:func:`of_dataset`): every table per model with its spread
+over seeds, the training histories and the utterance-drop ablation seed by seed; on the designed
+corpus (:mod:`companion.vhcr.designed`) the probes of the true topic beside the generator's exact
+NLL (:func:`known_latent_summary`) and what an ideal model would gain from z_conv
+(:func:`ideal_balance`); and the Chit-Chat pilot of longer annealing and a smaller vocabulary
+(:func:`kl_pilot_table`, :func:`kl_pilot_verdict`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from companion import paper
 from companion.evidence import RULE, Claim, Decision, Finding, describe, paired_finding, paired_statistics
 from companion.plotting import seed_points
 from companion.reproduce.plan import planned_records
+from companion.results import load_runs
 from companion.vhcr.designed import DESIGN
 from companion.vhcr.settings import LABELS, VARIANTS
 
@@ -320,3 +325,48 @@ def ablation(seeds: pd.DataFrame) -> pd.DataFrame:
     table = pd.concat(frames, axis=1)
     table.index.name = "seed"
     return table
+
+
+def kl_pilot_table(pilot: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """The Chit-Chat pilot (``vhcr/kl-pilot`` records, ``benchmarks/vhcr_kl_pilot.py``) beside the
+    ``cpu-long`` records of its seeds (``reference``): per arm and model the annealing steps, the
+    vocabulary cap, test NLL and KL per word of each latent, and whether z_conv is in use (at
+    least :data:`COLLAPSED_BELOW` nats per word; VHCR variants only)."""
+    columns = ["arm", "model", "seed", "kl_annealing_steps", "max_vocab_size", "NLL", "KL z_utt", "KL z_conv",
+               "z_conv in use"]
+    if not len(pilot):
+        return pd.DataFrame(columns=columns)
+    seeds = set(pilot["param_seed"])
+    wanted = set(pilot["variant"])
+    base = reference[reference["param_seed"].isin(seeds) & reference["variant"].isin(wanted)].assign(
+        arm="cpu-long (annealing over 60% of the run)")
+    frame = pd.concat([base, pilot], ignore_index=True)
+    frame["model"] = frame["variant"].map(LABELS)
+    frame = frame.rename(columns={"param_seed": "seed", "param_kl_annealing_steps": "kl_annealing_steps",
+                                  "param_max_vocab_size": "max_vocab_size"})
+    frame["z_conv in use"] = (frame["KL z_conv"] >= COLLAPSED_BELOW).where(
+        frame["variant"].map(lambda v: VARIANTS[v][0] == "vhcr"))
+    return frame[columns].reset_index(drop=True)
+
+
+def kl_pilot_verdict(table: pd.DataFrame | None = None) -> str:
+    """The Chit-Chat pilot's result in one sentence, the same on the chapter and the summary page:
+    which arms keep VHCR + utterance drop's z_conv in use (``table`` from :func:`kl_pilot_table`;
+    None: the committed pilot records beside the committed cpu-long Chit-Chat runs)."""
+    if table is None:
+        table = kl_pilot_table(load_runs("vhcr/kl-pilot"), of_dataset(planned_records("vhcr", "cpu-long"), "chitchat"))
+    rows = table[table["model"] == LABELS["vhcr_ud"]]
+    if not len(rows):
+        return "Chit-Chat pilot: not run yet."
+
+    def arms(in_use: bool) -> str:
+        chosen = rows[rows["z_conv in use"] == in_use]
+        return ", ".join(f"{row['arm']} ({row['KL z_conv']:.2g})" for _, row in chosen.iterrows())
+    kept, collapsed = arms(True), arms(False)
+    threshold = f"{COLLAPSED_BELOW:g} nats per word"
+    if not kept:
+        return (f"Chit-Chat pilot (seed {', '.join(map(str, sorted(set(rows['seed']))))}): no arm keeps the z_conv "
+                f"of VHCR + utterance drop above {threshold} (test KL per word: {collapsed}); none does at CPU budget.")
+    return (f"Chit-Chat pilot (seed {', '.join(map(str, sorted(set(rows['seed']))))}): the z_conv of VHCR + "
+            f"utterance drop stays above {threshold} with {kept}" + (f", and collapses with {collapsed}" if collapsed else "")
+            + " (test KL per word); one seed, so a direction to test, not a decision.")
