@@ -28,7 +28,6 @@ from companion.data import (
     logit_transform,
     pixel_mean,
 )
-from companion.results import Stopwatch
 from companion.training import checkpoint_fingerprint, checkpoint_folder, seed_everything, train
 from companion.vlae import gaps
 from companion.vlae.evaluation import (
@@ -167,15 +166,15 @@ def fit_model(name: str, params: VLAESettings, data: ChapterData, *,
         return {"train_elbo": mean_elbo(model, train_eval), "test_elbo": mean_elbo(model, test)}
 
     latent_dim, epochs = latent_dim or params.latent_dim, epochs or params.epochs
-    with Stopwatch() as clock:
-        result = train(model, loss_fn, batches((data.train,), params.batch_size, seed=params.seed),
-                       epochs=epochs, optimizer=optimizer, device=device,
-                       evaluate=evaluate, description=TITLES[name],
-                       checkpoint_dir=checkpoint_folder(f"{name}-z{latent_dim}-{epochs}epochs"),
-                       fingerprint=checkpoint_fingerprint(params.record(), model=name, latent_dim=latent_dim,
-                                                          epochs=epochs))
+    result = train(model, loss_fn, batches((data.train,), params.batch_size, seed=params.seed),
+                   epochs=epochs, optimizer=optimizer, device=device,
+                   evaluate=evaluate, description=TITLES[name],
+                   checkpoint_dir=checkpoint_folder(f"{name}-z{latent_dim}-{epochs}epochs"),
+                   fingerprint=checkpoint_fingerprint(params.record(), model=name, latent_dim=latent_dim,
+                                                      epochs=epochs))
     history = result.epochs.rename(columns={"loss": "train_loss"})
-    return FittedModel(name, model, history, clock.seconds)
+    # every epoch's own seconds, kept across a resume (a stopwatch here would time only the last stretch)
+    return FittedModel(name, model, history, float(history["seconds"].sum()))
 
 
 def evaluate_model(fitted: FittedModel, params: VLAESettings, data: ChapterData) -> dict[str, Any]:
