@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from companion.vlae.models import MODELS, SAVAE, VLAE, build_model, svi_refine
+from companion.vlae.models import MODELS, SAVAE, VLAE, authors_clip, authors_svi_refine, build_model, svi_refine
 from companion.vlae.networks import MLP, Encoder, GaussianLikelihood
 
 
@@ -51,6 +51,32 @@ def test_svi_steps_are_per_example():
         return svi_refine(elbo, mean[rows], variance_log[rows], steps=3, lr=0.05, max_grad_norm=5.0)[0]
 
     torch.testing.assert_close(refined(slice(0, 4))[:1], refined(slice(0, 1)))
+
+
+def test_the_authors_step_moves_each_example_down_its_elbo_by_a_batch_share():
+    """Their step adds α ∇(−mean ELBO): for ELBO_b(m) = −½‖m − c_b‖² that is
+    m ← m + α (m − c)/B, away from each example's optimum, the same for every example."""
+    torch.manual_seed(5)
+    centres, mean = torch.randn(8, 3, dtype=torch.float64), torch.randn(8, 3, dtype=torch.float64)
+    log_var = torch.zeros(8, 3, dtype=torch.float64)
+
+    def elbo(m):
+        return -0.5 * (m - centres).pow(2).sum(-1)
+
+    stepped, _ = authors_svi_refine(lambda m, v: -elbo(m).mean() + 0.0 * v.sum(), mean, log_var, steps=1, lr=0.1,
+                                    max_value=1e6)
+    torch.testing.assert_close(stepped, mean + 0.1 * (mean - centres) / 8)
+    assert (elbo(stepped) < elbo(mean)).all()
+    ascended, _ = svi_refine(lambda m, v: elbo(m) + 0.0 * v.sum(-1), mean, log_var, steps=1, lr=0.1,
+                             max_grad_norm=1e6)
+    assert (elbo(ascended) > elbo(mean)).all()  # ours steps up each example's own ELBO
+
+
+def test_the_authors_clip_divides_by_the_squared_norm():
+    gradient = torch.tensor([[3.0, 4.0], [0.3, 0.4]])
+    clipped = authors_clip(gradient, 5.0)
+    torch.testing.assert_close(clipped[0], gradient[0] / 5.0)  # ‖g‖² = 25: divided by 25 / 5
+    torch.testing.assert_close(clipped[1], gradient[1])  # ‖g‖² = 0.25 ≤ 5: unchanged
 
 
 def test_savae_refinement_raises_the_exact_elbo_of_a_linear_model():

@@ -30,7 +30,7 @@ def test_profiles_are_the_cpu_settings_with_their_own_changes():
         assert (profile.seed, profile.device, profile.data_dir) == (cpu.seed, cpu.device, cpu.data_dir)
     long = PROFILES["cpu-long"]
     assert (long.dataset, long.epochs, long.latent_dim, long.hidden_dim) == ("mnist5k", 100, 16, 200)
-    assert PROFILES["paper"].models == ("vae", "savae", "hf", "iaf", "vlae")
+    assert PROFILES["paper"].models == ("vae", "savae", "savae_authors", "hf", "iaf", "vlae")
 
 
 def test_floats_and_lists_are_recorded_as_the_old_settings_did():

@@ -4,8 +4,8 @@ the authors' poster's VAE+IAF.
 Public API (other chapters, e.g. the PPCA study, build on it):
 
 * ``build_model(name, input_dim, latent_dim, hidden_dim, likelihood, steps, **options)`` →
-  a :class:`LatentVariableModel`; ``name`` is one of :data:`~companion.vlae.models.MODELS` ("vae", "savae", "hf",
-  "iaf", "vlae"), ``likelihood`` "gaussian" or "bernoulli". Every model has ``posterior(x)``
+  a :class:`LatentVariableModel`; ``name`` is one of :data:`~companion.vlae.models.MODELS` ("vae", "savae",
+  "savae_authors", "hf", "iaf", "vlae"), ``likelihood`` "gaussian" or "bernoulli". Every model has ``posterior(x)``
   (q(z|x) with ``rsample(count)``, ``log_prob(z)``, ``covariance()`` — for VAE+IAF a Monte-Carlo
   estimate — and, but for VAE+IAF, ``mean``), ``elbo(x)``,
   ``log_joint(x, z)`` and the parts ``encoder``, ``decoder`` (an :class:`MLP`) and

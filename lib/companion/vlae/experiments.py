@@ -139,10 +139,11 @@ class FittedModel:
 def make_model(name: str, params: VLAESettings, data: ChapterData,
                latent_dim: int | None = None) -> LatentVariableModel:
     """The chapter's model ``name`` for ``data`` with the parameters' sizes and options."""
+    svi_lr = params.authors_svi_lr if name == "savae_authors" else params.svi_lr
     return build_model(
         name, data.input_dim, latent_dim or params.latent_dim, params.hidden_dim,
         data.likelihood, params.steps, log_var=data.log_var, init=params.init,
-        damping=params.damping, svi_lr=params.svi_lr)
+        damping=params.damping, svi_lr=svi_lr)
 
 
 def fit_model(name: str, params: VLAESettings, data: ChapterData, *,
@@ -201,7 +202,8 @@ def evaluate_model(fitted: FittedModel, params: VLAESettings, data: ChapterData)
 #: The posterior family each model's q*(z|x) is fitted in for the gap decomposition
 #: (:mod:`companion.vlae.gaps`): VAE+HF's reflected diagonal Gaussians are full-covariance
 #: Gaussians; VAE+IAF's flow is not Gaussian and has no such family here.
-GAP_FAMILIES = {"vae": "diagonal", "savae": "diagonal", "hf": "full", "vlae": "full"}
+GAP_FAMILIES = {"vae": "diagonal", "savae": "diagonal", "savae_authors": "diagonal", "hf": "full",
+                "vlae": "full"}
 
 
 def gap_table(fitted: dict[str, FittedModel], data: ChapterData, examples: int = 100, steps: int = 300,

@@ -25,8 +25,8 @@ from companion.vlae.posteriors import FullCovarianceGaussian
 
 #: Contour levels (below the maximum log-density) of the 1σ, 2σ and 3σ ellipses of a Gaussian.
 SIGMA_LEVELS = np.array([-4.5, -2.0, -0.5])
-COLORS = {"vae": "tab:blue", "savae": "tab:orange", "hf": "tab:green", "iaf": "tab:purple",
-          "vlae": "tab:red"}
+COLORS = {"vae": "tab:blue", "savae": "tab:orange", "savae_authors": "tab:brown", "hf": "tab:green",
+          "iaf": "tab:purple", "vlae": "tab:red"}
 
 
 def latent_grid(center: np.ndarray, half_width: float, points: int = 121) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:

@@ -5,7 +5,8 @@ q(z|x); they differ only in that procedure:
 
 * VAE (Kingma & Welling 2014): q = N(μ(x), diag σ²(x)) from the encoder;
 * SA-VAE (Kim et al. 2018): T gradient-ascent steps on each example's (μ, log σ²), starting
-  from the encoder and differentiated through;
+  from the encoder and differentiated through; "SA-VAE, authors' step" takes the step of the
+  VLAE authors' code instead (:func:`authors_svi_refine`);
 * VAE+HF (Tomczak & Welling 2016): the VAE's q followed by T Householder reflections;
 * VAE+IAF (Kingma et al. 2016): the VAE's q followed by T inverse autoregressive flow steps
   (the baseline of the authors' poster, not of the summary's Table 1);
@@ -17,6 +18,7 @@ All are trained on the same single-sample Monte-Carlo ELBO, log p(x|z) + log p(z
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -41,8 +43,9 @@ from companion.vlae.posteriors import (
 )
 
 #: Model names (the chapter's ``models`` parameter) and how tables print them.
-MODELS = ("vae", "savae", "hf", "iaf", "vlae")
-TITLES = {"vae": "VAE", "savae": "SA-VAE", "hf": "VAE+HF", "iaf": "VAE+IAF", "vlae": "VLAE"}
+MODELS = ("vae", "savae", "savae_authors", "hf", "iaf", "vlae")
+TITLES = {"vae": "VAE", "savae": "SA-VAE", "savae_authors": "SA-VAE, authors' step", "hf": "VAE+HF",
+          "iaf": "VAE+IAF", "vlae": "VLAE"}
 #: The models of the summary's Table 1 (the CPU profiles' default; VAE+IAF is the poster's extra).
 TABLE1_MODELS = ("vae", "savae", "hf", "vlae")
 
@@ -114,6 +117,33 @@ def svi_refine(
     return mean, log_var
 
 
+def authors_clip(gradient: torch.Tensor, max_value: float) -> torch.Tensor:
+    """The VLAE authors' ``utils.clip_grad_norm``: each row divided by max(1, ‖g‖² / max_value)
+    (the squared norm, so a row is not scaled to norm ``max_value`` as a norm clip would)."""
+    return gradient / torch.clamp(gradient.pow(2).sum(-1, keepdim=True) / max_value, min=1.0)
+
+
+def authors_svi_refine(
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    mean: torch.Tensor, log_var: torch.Tensor, steps: int, lr: float, max_value: float = 5.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """SA-VAE's refinement as the VLAE authors' code takes it (``SAVAE.forward`` in their
+    models.py): ``loss(mean, log_var)`` is the batch-mean negative ELBO, so each example's
+    gradient is its own divided by the batch size B, clipped by :func:`authors_clip`, and *added*
+    (λ ← λ + α ∇_λ loss, their comment says "gradient ascent"): every step moves down the ELBO,
+    by α/B of a step on the example's own ELBO. Always differentiated through, as theirs is."""
+    with torch.enable_grad():
+        if not (mean.requires_grad or log_var.requires_grad):
+            mean, log_var = mean.detach().requires_grad_(), log_var.detach().requires_grad_()
+        for _ in range(steps):
+            grad_mean, grad_log_var = torch.autograd.grad(loss(mean, log_var), (mean, log_var), create_graph=True)
+            mean = mean + lr * authors_clip(grad_mean, max_value)  # their sign: up the loss
+            log_var = log_var + lr * authors_clip(grad_log_var, max_value)
+    if not torch.is_grad_enabled():
+        mean, log_var = mean.detach(), log_var.detach()
+    return mean, log_var
+
+
 class SAVAE(VAE):
     """Semi-amortised VAE: the encoder's (μ, log σ²) refined by T SVI steps per example.
 
@@ -139,6 +169,24 @@ class SAVAE(VAE):
         mean, log_var, _ = self.encoder(x)
         mean, log_var = svi_refine(lambda m, v: self.svi_objective(x, m, v), mean, log_var,
                                    self.steps, self.svi_lr, self.svi_max_grad_norm)
+        return DiagonalGaussian(mean, log_var)
+
+
+class AuthorsSAVAE(SAVAE):
+    """SA-VAE with the step of the VLAE authors' code (:func:`authors_svi_refine`): the paper's
+    SA-VAE baseline as they ran it, beside :class:`SAVAE`, which steps up each example's ELBO."""
+
+    def batch_loss(self, x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+        """Their step's loss: −mean over the batch of log p(x|z) + log p(z) − log q(z|x), one z each."""
+        posterior = DiagonalGaussian(mean, log_var)
+        z, log_q = posterior.rsample(1)
+        log_prior = -0.5 * (z[0].pow(2) + math.log(2 * math.pi)).sum(-1)
+        return -(self.likelihood.log_prob(x, self.decoder(z[0])) + log_prior - log_q[0]).mean()
+
+    def posterior(self, x: torch.Tensor) -> DiagonalGaussian:
+        mean, log_var, _ = self.encoder(x)
+        mean, log_var = authors_svi_refine(lambda m, v: self.batch_loss(x, m, v), mean, log_var,
+                                           self.steps, self.svi_lr, self.svi_max_grad_norm)
         return DiagonalGaussian(mean, log_var)
 
 
@@ -238,6 +286,8 @@ def build_model(
         model: LatentVariableModel = VAE(encoder, decoder, output)
     elif name == "savae":
         model = SAVAE(encoder, decoder, output, steps, svi_lr, svi_max_grad_norm)
+    elif name == "savae_authors":
+        model = AuthorsSAVAE(encoder, decoder, output, steps, svi_lr, svi_max_grad_norm)
     elif name == "hf":
         model = HouseholderVAE(encoder, decoder, output, steps)
     elif name == "iaf":
