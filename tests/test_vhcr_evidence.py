@@ -210,3 +210,25 @@ def test_kl_pilot_sits_beside_the_cpu_long_runs_of_its_seed(tmp_path):
     assert "collapses with cpu-long (annealing over 60% of the run) (0.005)" in verdict
     collapsed = kl_pilot_verdict(table[table["arm"] != "anneal-10x"])
     assert collapsed.endswith("none does at CPU budget.")
+
+
+def test_on_the_designed_corpus_a_collapsed_latent_is_an_answer_unless_a_model_did_not_learn(tmp_path):
+    from companion.vhcr.designed import DESIGN
+
+    best = 2.12
+    collapsed = {"hred": (0.0, 0.0, 2.14), "vhred": (2e-3, 0.0, 2.14), "vhcr": (2e-4, 1e-3, 2.14),
+                 "vhcr_ud": (3e-4, 5e-4, 2.14)}
+    for seed in (0, 1, 2):
+        rows = [{**row, "generator NLL": best} for row in _rows(seed, collapsed)]
+        _record(tmp_path, seed=seed, dataset="designed", eval_conversations=0, rows=rows)
+    decided = _verdicts(load_runs("vhcr", tmp_path, profile="cpu-long"))
+    first = decided["vhcr/vhred-collapses-vhcr-does-not"]
+    assert first.verdict == NOT_REPRODUCED and not first.finding.untested  # z_conv below VHRED's z_t in every seed
+    # a model closer to reading no other turn than to the best has not learned: not tested
+    far = DESIGN.monte_carlo_entropies()["without context"] - 0.01
+    rows = [{**row, "generator NLL": best, "NLL": far if row["variant"] == "hred" else row["NLL"]}
+            for row in _rows(0, collapsed)]
+    _record(tmp_path, seed=0, dataset="designed", eval_conversations=0, rows=rows)
+    decided = _verdicts(load_runs("vhcr", tmp_path, profile="cpu-long"))
+    assert decided["vhcr/vhred-collapses-vhcr-does-not"].verdict == NOT_TESTED
+    assert "HRED seed 0" in decided["vhcr/vhred-collapses-vhcr-does-not"].reason

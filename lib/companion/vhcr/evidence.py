@@ -241,7 +241,9 @@ def _paper_kl() -> str:
 #: The claims' family on the summary page (Holm's adjustment runs over it).
 PAPER = "VHCR (NAACL 2018)"
 _RULE = (f"per seed, the log-ratio of the two test KLs per word; {RULE}; not tested at this scale when "
-         f"the latent that should stay in use carries less than {COLLAPSED_BELOW:g} nats per word in every seed")
+         f"the latent that should stay in use carries less than {COLLAPSED_BELOW:g} nats per word in every seed "
+         "(on the designed corpus, where the best NLL is known, instead when a model's test NLL lies closer to "
+         "the NLL of reading no other turn than to the best: that model has not learned the corpus)")
 
 #: The paper's claims as this chapter decides them, declared once (see :mod:`companion.evidence`).
 CLAIMS: tuple[Claim, ...] = (
@@ -276,18 +278,34 @@ def _values(pairs: pd.DataFrame) -> str:
     return "; ".join(f"seed {seed}: {a:.2g} vs {b:.2g}" for seed, (a, b) in pairs.iterrows())
 
 
-def kl_finding(claim: Claim, scale: str, setting: str, seeds: pd.DataFrame) -> Finding:
+def designed_premise(runs: pd.DataFrame) -> str:
+    """Why records on the designed corpus cannot test the claims ("" when they can): a model
+    whose test NLL per word lies closer to the corpus's NLL without context, H(x_t), than to the
+    generator's own NLL on the same conversations has not learned what the turns say of the topic,
+    so its latents' KL says nothing about the mechanism."""
+    without_context = DESIGN.monte_carlo_entropies()["without context"]
+    unlearned = runs[runs["NLL"] - runs["generator NLL"] > without_context - runs["NLL"]]
+    if not len(unlearned):
+        return ""
+    cases = "; ".join(f"{LABELS[row['variant']]} seed {row['param_seed']}: {row['NLL']:.3f} "
+                      f"(best {row['generator NLL']:.3f}, no context {without_context:.3f})"
+                      for _, row in unlearned.iterrows())
+    return f"a model has not learned the designed corpus (test NLL per word {cases})"
+
+
+def kl_finding(claim: Claim, scale: str, setting: str, seeds: pd.DataFrame, premise: str | None = None) -> Finding:
     """One claim on the per-seed test KLs of one setting (:func:`per_seed`): the effect is the
     per-seed log-ratio (paired t-test); not tested when the latent that should stay in use is
-    collapsed in every seed."""
+    collapsed in every seed or, on the designed corpus (``premise`` given: "" or why not,
+    :func:`designed_premise`), when its premise fails — there a collapsed latent is an answer."""
     compared = COMPARISONS[claim.key]
     pairs = _paired(seeds, compared.higher, compared.lower)
     higher, lower = pairs.iloc[:, 0], pairs.iloc[:, 1]
     if not len(pairs):
         return paired_finding(claim, scale, setting, [], detail="no seed recorded with both models")
     ratios = log_ratios(lower, higher)
-    untested = ""
-    if (higher < COLLAPSED_BELOW).all():
+    untested = premise or ""
+    if premise is None and (higher < COLLAPSED_BELOW).all():
         untested = (f"{compared.higher_name} is collapsed: below {COLLAPSED_BELOW:g} nats per word in every seed "
                     f"(test KL per word against {compared.lower_name}: {_values(pairs)})")
     count, mean, sd, p = paired_statistics(ratios)
@@ -304,7 +322,12 @@ def findings(scale: str, runs: pd.DataFrame | None = None) -> list[Finding]:
     if runs is None:
         runs = planned_records("vhcr", scale)
     settings = settings_of(runs) or [("—", runs)]
-    return [kl_finding(claim, scale, setting, per_seed(group)) for setting, group in settings for claim in CLAIMS]
+    found = []
+    for setting, group in settings:
+        designed = len(group) and (group["param_dataset"] == "designed").all()
+        premise = designed_premise(group) if designed else None
+        found += [kl_finding(claim, scale, setting, per_seed(group), premise) for claim in CLAIMS]
+    return found
 
 
 def decision_text(decisions: Iterable[Decision]) -> str:
