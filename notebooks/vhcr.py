@@ -496,7 +496,8 @@ pd.Series({"told the topic: H(x_t | k)": entropies["given topic"],
           name="NLL per word (nats)").to_frame().round(4)
 
 # %%
-evidence.ideal_balance([0.0, 0.25, 0.5, 0.75]).round(3)
+balance = evidence.ideal_balance([0.0, 0.25, 0.5, 0.75])
+balance.round(3)
 
 # %% [markdown]
 # Per drop rate and model, the mean over seeds of the test NLL and its excess over the generator's
@@ -510,6 +511,20 @@ evidence.ideal_balance([0.0, 0.25, 0.5, 0.75]).round(3)
 # %% tags=["full-width"]
 designed_runs = evidence.of_dataset(all_long_runs, "designed")
 evidence.known_latent_summary(designed_runs).round(3)
+
+# %% [markdown]
+# The mechanism in one figure: VHCR's z_conv against the drop rate it was trained with, each seed
+# a line (left: its test KL per conversation, beside the KL an ideal topic code would cost, the
+# shaded rates being those where such a code pays; right: how well a probe names the topic from
+# one draw of z_conv, which carries only what gets through the posterior's noise).
+
+# %%
+curve = evidence.drop_curve(designed_runs)
+if len(curve):
+    evidence.plot_drop_curve(curve, balance)
+    plt.show()
+else:
+    print("No designed-corpus records yet.")
 
 # %% [markdown]
 # The same test KLs seed by seed, per drop rate (every seed a dot, the mean ± 1 sd a black bar;

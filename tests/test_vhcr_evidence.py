@@ -232,3 +232,19 @@ def test_on_the_designed_corpus_a_collapsed_latent_is_an_answer_unless_a_model_d
     decided = _verdicts(load_runs("vhcr", tmp_path, profile="cpu-long"))
     assert decided["vhcr/vhred-collapses-vhcr-does-not"].verdict == NOT_TESTED
     assert "HRED seed 0" in decided["vhcr/vhred-collapses-vhcr-does-not"].reason
+
+
+def test_the_drop_curve_takes_plain_vhcr_once_per_seed_and_each_rates_dropped_model(tmp_path):
+    from companion.vhcr.evidence import drop_curve, ideal_balance, plot_drop_curve
+
+    for rate, conv in ((0.25, 1e-3), (0.5, 0.04)):
+        for seed in (0, 1):
+            base = {**_BASE, "vhcr_ud": (3e-4, conv, 4.02)}
+            rows = [{**row, "generator NLL": 3.9, "probe z_conv": 0.2 + conv} for row in _rows(seed, base)]
+            _record(tmp_path, seed=seed, dataset="designed", utterance_drop=rate, eval_conversations=0, rows=rows)
+    curve = drop_curve(load_runs("vhcr", tmp_path, profile="cpu-long"))
+    assert list(curve["utterance drop"]) == [0.0, 0.25, 0.5] * 2
+    seed1 = curve[curve["seed"] == 1].set_index("utterance drop")["KL z_conv / conversation"]
+    assert seed1[0.5] == pytest.approx(0.04 * 1.1 * 35) and seed1[0.0] == pytest.approx(1e-3 * 1.1 * 35)
+    fig = plot_drop_curve(curve, ideal_balance([0.0, 0.5], samples=500))
+    assert len(fig.axes[0].lines) == 2 + 2  # a line per seed, the ideal cost and the threshold

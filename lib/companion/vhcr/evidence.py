@@ -198,13 +198,16 @@ PROBES = ("probe context", "probe z_utt", "probe z_utt mean", "probe z_conv", "p
 def known_latent_summary(runs: pd.DataFrame) -> pd.DataFrame:
     """Per utterance-drop rate and model, the mean over seeds (and the seed count) of the test
     NLL, its excess over the generator's exact NLL on the same conversations, the KL per word of
-    each latent and the probes' held-out accuracy at naming the true topic (with chance and the
+    each latent (z_conv's also per conversation, to set beside :func:`ideal_balance`'s cost) and
+    the probes' held-out accuracy at naming the true topic (with chance and the
     generator's own posterior, the ceiling), from records on the designed corpus."""
-    columns = ["NLL", "NLL − generator", "KL z_utt", "KL z_conv", *PROBES, "probe chance", "probe ceiling"]
+    columns = ["NLL", "NLL − generator", "KL z_utt", "KL z_conv", "KL z_conv / conversation", *PROBES,
+               "probe chance", "probe ceiling"]
     if not len(runs):
         return pd.DataFrame(columns=["seeds", *columns])
     frame = runs.copy()
     frame["NLL − generator"] = frame["NLL"] - frame["generator NLL"]
+    frame["KL z_conv / conversation"] = frame["KL z_conv"] * DESIGN.target_words
     frame["model"] = frame["variant"].map(LABELS)
     frame["order"] = frame["variant"].map(list(VARIANTS).index)
     frame = frame.rename(columns={"param_utterance_drop": "utterance drop"})
@@ -393,3 +396,50 @@ def kl_pilot_verdict(table: pd.DataFrame | None = None) -> str:
     return (f"Chit-Chat pilot (seed {', '.join(map(str, sorted(set(rows['seed']))))}): the z_conv of VHCR + "
             f"utterance drop stays above {threshold} with {kept}" + (f", and collapses with {collapsed}" if collapsed else "")
             + " (test KL per word); one seed, so a direction to test, not a decision.")
+
+
+def drop_curve(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per seed and utterance-drop rate on the designed corpus, VHCR's test KL of z_conv per
+    conversation and the probe's accuracy from a z_conv draw: rate 0 is VHCR without utterance
+    drop (the same in every setting of a seed: the first record), the others VHCR + utterance
+    drop at each setting's rate."""
+    columns = ["seed", "utterance drop", "KL z_conv / conversation", "probe z_conv"]
+    if not len(runs):
+        return pd.DataFrame(columns=columns)
+    plain = runs[runs["variant"] == "vhcr"].drop_duplicates("param_seed").assign(**{"utterance drop": 0.0})
+    dropped = runs[runs["variant"] == "vhcr_ud"].assign(**{"utterance drop": runs["param_utterance_drop"]})
+    frame = pd.concat([plain, dropped], ignore_index=True).rename(columns={"param_seed": "seed"})
+    frame["KL z_conv / conversation"] = frame["KL z_conv"] * DESIGN.target_words
+    if "probe z_conv" not in frame:
+        frame["probe z_conv"] = np.nan
+    return frame[columns].sort_values(["seed", "utterance drop"]).reset_index(drop=True)
+
+
+def plot_drop_curve(curve: pd.DataFrame, balance: pd.DataFrame) -> Figure:
+    """z_conv's test KL per conversation (left, log scale) and the probe's accuracy from a z_conv
+    draw (right) against the utterance-drop rate, one line per seed (the seeds the tests pair);
+    left, dashed: what an ideal topic-naming z_conv would cost (its KL), and the rates where it
+    would pay (shaded, from ``balance``, :func:`ideal_balance`); right, dotted: chance."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
+    for seed, group in curve.groupby("seed"):
+        left.plot(group["utterance drop"], group["KL z_conv / conversation"].clip(lower=1e-6), marker="o",
+                  label=f"seed {seed}")
+        right.plot(group["utterance drop"], group["probe z_conv"], marker="o", label=f"seed {seed}")
+    left.axhline(float(balance["cost"].iloc[0]), color="black", linestyle="--", linewidth=1,
+                 label="ideal topic code's KL")
+    left.axhline(COLLAPSED_BELOW * DESIGN.target_words, color="grey", linestyle=":", linewidth=1,
+                 label="collapse threshold")
+    paying = balance.index[balance["pays"]]
+    if len(paying):
+        for ax in (left, right):
+            ax.axvspan(min(paying) - 0.05, max(balance.index) + 0.05, color="tab:green", alpha=0.08)
+    right.axhline(1 / DESIGN.topics, color="grey", linestyle=":", linewidth=1, label="chance")
+    left.set_yscale("log")
+    left.set_ylabel("test KL of $z_{conv}$ (nats per conversation)")
+    right.set_ylabel("probe accuracy from a $z_{conv}$ draw")
+    right.set_ylim(0, 1)
+    for ax in (left, right):
+        ax.set_xlabel("utterance-drop rate in training (0: VHCR)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
