@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import pickle
 import struct
@@ -13,6 +12,7 @@ import pytest
 import scipy.io
 
 from companion.data import CorruptDataError, DataNotFoundError, load_images
+from companion.data.fixtures import column_major, one_hot, write_idx
 from companion.data.files import (
     IDX_FILES, LOADERS, SOURCES, cifar100_coarse_labels, load_cifar, load_idx, load_omniglot,
     load_svhn, read_python_batch,
@@ -25,13 +25,6 @@ TEST_DIGITS = np.array([7, 1])
 
 # --- writers of the official formats -------------------------------------------------------
 
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """IDX: 0x00 0x00 0x08 ndim, big-endian uint32 sizes, then the unsigned bytes."""
-    raw = bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    raw += array.astype(np.uint8).tobytes()
-    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
-
-
 def write_mnist(folder: Path, suffix: str = "") -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The four MNIST files with 3 train and 2 test images; returns the arrays written."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -43,16 +36,6 @@ def write_mnist(folder: Path, suffix: str = "") -> dict[str, tuple[np.ndarray, n
         write_idx(folder / (labels_name + suffix), digits)
         written[split] = images, digits
     return written
-
-
-def column_major(images: np.ndarray) -> np.ndarray:
-    """N×28×28 upright images → 784×N, each column an image in MATLAB (column-major) order."""
-    return np.stack([image.ravel(order="F") for image in images], axis=1)
-
-
-def one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
-    """classes×N one-hot columns, as chardata.mat stores its targets."""
-    return np.eye(classes)[:, labels]
 
 
 def write_chardata(folder: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
