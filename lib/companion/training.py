@@ -20,7 +20,7 @@ import random
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
@@ -31,6 +31,8 @@ import pandas as pd
 import torch
 from torch import nn
 from tqdm import tqdm
+
+from companion.step_cost import StepCostMeter
 
 CHECKPOINT_NAME = "checkpoint.pt"
 #: environment variable naming the folder where the chapters keep their training checkpoints
@@ -307,6 +309,10 @@ def train(
 
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=epochs, initial=state.epoch, desc=description, disable=not show, leave=False)
+    # measures the steps' cost only when $COMPANION_STEP_COST_FILE is set (a rehearsal)
+    meter = StepCostMeter.from_environment(description=description, epochs=epochs, model=model,
+                                           optimizer=optimizer, device=device)
+    first_epoch = state.epoch
     while state.epoch < epochs:
         started = perf_counter()
         model.train()
@@ -314,18 +320,19 @@ def train(
         count = 0
         for batch in batches(state.epoch):
             batch = move_to(batch, device)
-            metrics = _as_metrics(loss_fn(model, batch, state))
-            loss_value = metrics["loss"].item()
-            if not np.isfinite(loss_value):
-                raise NonFiniteLossError(
-                    f"loss is {loss_value} at step {state.step} (epoch {state.epoch}); "
-                    "lower the learning rate or check the data for NaN/inf"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            metrics["loss"].backward()
-            if grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimizer.step()
+            with meter.step() if meter is not None else nullcontext():
+                metrics = _as_metrics(loss_fn(model, batch, state))
+                loss_value = metrics["loss"].item()
+                if not np.isfinite(loss_value):
+                    raise NonFiniteLossError(
+                        f"loss is {loss_value} at step {state.step} (epoch {state.epoch}); "
+                        "lower the learning rate or check the data for NaN/inf"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                metrics["loss"].backward()
+                if grad_clip is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                optimizer.step()
             values = {name: float(value.detach()) for name, value in metrics.items()}
             state.metrics = values
             for name, value in values.items():
@@ -352,5 +359,7 @@ def train(
         if checkpoint is not None and (state.epoch % checkpoint_every == 0 or last):
             write_checkpoint()
     bar.close()
+    if meter is not None:
+        meter.write(meter.steps / (state.epoch - first_epoch) if state.epoch > first_epoch else None)
     model.eval()
     return TrainResult(steps=pd.DataFrame(step_rows), epochs=pd.DataFrame(epoch_rows))
