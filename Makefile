@@ -9,7 +9,7 @@ MATHJAX := book/_assets/mathjax
 # Runs made by the tests and the book build are recorded here, not in data/results.
 export COMPANION_RESULTS_DIR := $(SCRATCH)/results
 
-.PHONY: install book test test-other-cpus test-generic-cpu test-avx2-cpu notebooks mathjax clean
+.PHONY: install book test test-other-cpus test-generic-cpu test-avx2-cpu notebooks rehearse mathjax clean
 
 install: $(VENV)/.installed
 
@@ -58,6 +58,11 @@ notebooks: install
 		$(BIN)/jupytext --sync notebooks/$$chapter.py && \
 		$(BIN)/jupyter-execute --inplace --timeout=1800 notebooks/$$chapter.ipynb || exit 1; \
 	done
+
+# Every paper run at paper sizes for a few steps on fixture data, and what the full runs cost:
+# `make rehearse` (CPU), `make rehearse REHEARSE="--device cuda"` on a GPU node.
+rehearse: install
+	$(BIN)/python -m companion.reproduce --profile paper --rehearse --no-progress $(REHEARSE)
 
 test-other-cpus: test-generic-cpu test-avx2-cpu
 

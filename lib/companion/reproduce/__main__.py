@@ -6,6 +6,7 @@ Examples::
     python -m companion.reproduce --chapters data --jobs 2
     python -m companion.reproduce --profile paper --chapters vlae --seeds 0-2 \\
         --executor slurm --partition gpu --gpus-per-job 1 --time-limit 12:00:00 --device cuda
+    python -m companion.reproduce --profile paper --rehearse     # a few steps of every paper run
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ def parser() -> argparse.ArgumentParser:
                       "full data sets)")
     what.add_argument("--force", action="store_true", help="run again even runs already done")
     what.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    what.add_argument("--rehearse", action="store_true", help="with --profile paper: run every "
+                      "planned paper run (one seed per grid point unless --seeds) at paper sizes for a "
+                      "few steps on small data in the official formats, into a scratch folder "
+                      "(default .scratch/rehearsal), and print what each step costs and an estimate "
+                      "of the full runs' GPU time (companion.reproduce.rehearsal)")
+    what.add_argument("--gpu-utilisation", type=float, default=None, metavar="FRACTION",
+                      help="--rehearse: fraction of the GPUs' float32 peak the estimate assumes "
+                      "(default: 0.3)")
     what.add_argument("--allow-dirty", action="store_true", help="record cpu-long or paper evidence "
                       "from a checkout with uncommitted changes (each record then keeps the diff's hash)")
     how = p.add_argument_group("how to run")
@@ -132,6 +141,43 @@ def refuse_dirty_evidence(args: argparse.Namespace) -> None:
                          "them: commit first, or pass --allow-dirty (records then keep the diff's hash)")
 
 
+def rehearse_command(args: argparse.Namespace, chapters: Mapping[str, ChapterSpec]) -> int:
+    """``--rehearse``: rehearse the paper runs the options select, print the cost table and
+    say where the report is; 0 when every run passed, 1 when some failed, 2 on bad options."""
+    from companion.reproduce import rehearsal
+
+    folder = (args.results_dir or rehearsal.default_folder()).resolve()
+    try:
+        if args.profile != "paper":
+            raise ValueError(f"--rehearse rehearses the paper profile; give --profile paper, not {args.profile!r}")
+        if folder == Path(stored_results_dir()).resolve():
+            raise ValueError(f"--results-dir {folder}: a rehearsal's records are not evidence; give another folder")
+        utilisation = args.gpu_utilisation if args.gpu_utilisation is not None else rehearsal.GPU_UTILISATION
+        if not 0 < utilisation <= 1:
+            raise ValueError(f"--gpu-utilisation {utilisation}: give a fraction in (0, 1]")
+        runs = plan_runs(args, chapters)  # checks --chapters, --only and --seeds
+        names = list(dict.fromkeys(run.chapter for run in runs))
+        seeds = parse_seeds(args.seeds) if args.seeds else None
+        only = parse_assignments(args.only, "--only")
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            summary, table, _ = rehearsal.rehearse(
+                chapters, names, folder, device=args.device or "cpu", seeds=seeds, only=only,
+                jobs=args.jobs, progress=not args.no_progress, utilisation=utilisation)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    with pd.option_context("display.max_rows", None, "display.width", 250, "display.max_colwidth", 70):
+        print(summary.to_string(index=False))
+        print()
+        print(rehearsal.format_table(table).to_string(index=False))
+    print("\n" + rehearsal.assumptions(utilisation))
+    print(f"\nreport: {folder / 'cost.md'} (and cost.csv, calls.csv); records and notebooks in {folder}")
+    return exit_code(summary)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """Turn SIGTERM into KeyboardInterrupt, so a killed sweep stops cleanly and says so."""
     raise KeyboardInterrupt(f"signal {signum}")
@@ -146,6 +192,8 @@ def main(argv: Sequence[str] | None = None, chapters: Mapping[str, ChapterSpec] 
     missing: dict[str, str] = {}
     if chapters is None:
         chapters, missing = registered_chapters()
+    if args.rehearse:
+        return rehearse_command(args, chapters)
     folder = (args.results_dir or Path(os.environ.get("COMPANION_RESULTS_DIR") or stored_results_dir())).resolve()
     ledger = Ledger(folder)
     try:

@@ -12,6 +12,10 @@ Errors are caught and filed in the ledger with the cell's exception; only an int
 The chapters checkpoint every model they train under ``$COMPANION_CHECKPOINT_DIR``, which
 points at the run's folder of checkpoints (kept across attempts, one per code version, removed
 when the run is done): a run killed at a time limit and tried again resumes where it stopped.
+
+When ``$COMPANION_STEP_COST_DIR`` is set (a rehearsal sets it), each run's training calls also
+append what their steps cost to ``<that folder>/<chapter>-<key>.jsonl``
+(:mod:`companion.step_cost`).
 """
 
 from __future__ import annotations
@@ -30,7 +34,11 @@ from typing import Any, Iterator
 from companion.reproduce.ledger import Ledger, move_instructions
 from companion.reproduce.plan import Run
 from companion.results import RUN_COMMIT_VARIABLE, RUN_DIFF_VARIABLE, checkout_state
+from companion.step_cost import STEP_COST_FILE_VARIABLE
 from companion.training import CHECKPOINT_DIR_VARIABLE
+
+#: environment variable naming the folder where each run's step costs go (a rehearsal's)
+STEP_COST_DIR_VARIABLE = "COMPANION_STEP_COST_DIR"
 
 #: Lines of a failed run's traceback (or kernel log) kept in its ledger entry.
 _TAIL = 40
@@ -135,6 +143,22 @@ def _unfiled(run: Run, ledger: Ledger, error: OSError, filed: list[str], **field
                 "code_version": run.code_version, **fields}
 
 
+def step_cost_file(run: Run, folder: Path | str) -> Path:
+    """Where ``run``'s training calls append their step costs in a rehearsal's ``folder``."""
+    return Path(folder) / f"{run.chapter}-{run.key}.jsonl"
+
+
+def _measurement(run: Run) -> dict[str, str]:
+    """The kernel's step-cost file when this process measures steps (else nothing); a file
+    left by an earlier attempt is removed, so the file holds this attempt's calls only."""
+    folder = os.environ.get(STEP_COST_DIR_VARIABLE)
+    if not folder:
+        return {}
+    path = step_cost_file(run, folder)
+    path.unlink(missing_ok=True)
+    return {STEP_COST_FILE_VARIABLE: str(path)}
+
+
 def execute_run(run: Run, results_dir: str, attempt: int = 1, executor: str = "local") -> dict[str, Any]:
     """Execute ``run``'s notebook, file its outputs under ``results_dir`` and return its entry."""
     import papermill
@@ -152,7 +176,8 @@ def execute_run(run: Run, results_dir: str, attempt: int = 1, executor: str = "l
     try:
         with _environment(COMPANION_RESULTS_DIR=str(staging / "results"),
                           **{CHECKPOINT_DIR_VARIABLE: str(ledger.checkpoint_dir(run)),
-                             RUN_COMMIT_VARIABLE: commit, RUN_DIFF_VARIABLE: diff or ""}), \
+                             RUN_COMMIT_VARIABLE: commit, RUN_DIFF_VARIABLE: diff or "",
+                             **_measurement(run)}), \
                 _stderr_to(staging / "kernel.log"):
             papermill.execute_notebook(
                 run.notebook, str(executed), parameters=run.parameters,

@@ -187,7 +187,8 @@ def fit(model: nn.Module, loss_fn: Callable[..., Any], params: SplitNetSettings,
                  epochs=schedule.epochs, optimizer=optimizer,
                  scheduler=make_scheduler(optimizer, schedule.epochs, schedule.decay_at), device=device,
                  evaluate=evaluate, checkpoint_dir=checkpoint_folder(phase),
-                 fingerprint=checkpoint_fingerprint(params.record(), phase=phase), extras=extras)
+                 fingerprint=checkpoint_fingerprint(params.record(), phase=phase), extras=extras,
+                 description=phase)
 
 
 def train_baseline(params: SplitNetSettings, data: SplitData) -> tuple[WideResNet, TrainResult]:
