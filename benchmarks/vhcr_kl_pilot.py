@@ -13,19 +13,22 @@ most frequent words (88% of Chit-Chat's training tokens; the profile keeps 3,836
     python benchmarks/vhcr_kl_pilot.py --arm anneal-20x:kl_annealing_steps=34600 --seed 1
 
 With ``--record`` each arm is recorded under ``vhcr/kl-pilot`` in the results store, shown by the
-VHCR chapter.
+VHCR chapter. With ``$COMPANION_CHECKPOINT_DIR`` set, each arm checkpoints its models in a
+folder of its own under it, so a killed pilot resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
+from pathlib import Path
 
 import pandas as pd
 
 from companion.config import ParameterError, resolve
 from companion.results import record_run
-from companion.training import use_threads
+from companion.training import CHECKPOINT_DIR_VARIABLE, use_threads
 from companion.vhcr import evidence, experiments
 from companion.vhcr.corpora import load_dialogue_data
 from companion.vhcr.settings import PROFILES
@@ -66,6 +69,9 @@ def run_arm(name: str, options: dict[str, object], models: list[str], seed: int)
     except ParameterError as error:
         raise SystemExit(f"arm {name}: {error}") from error
     started = time.perf_counter()
+    root = os.environ.get(CHECKPOINT_DIR_VARIABLE)
+    if root:  # each arm checkpoints in its own folder, so a rerun resumes it and no arm takes another's
+        os.environ[CHECKPOINT_DIR_VARIABLE] = str(Path(root) / name)
     data = load_dialogue_data(params.dataset, max_vocab_size=params.max_vocab_size, min_count=params.min_count,
                               max_turns=params.max_turns, max_tokens=params.max_tokens,
                               train_conversations=params.train_conversations, seed=params.seed)
@@ -73,6 +79,8 @@ def run_arm(name: str, options: dict[str, object], models: list[str], seed: int)
     test = experiments.evaluation_conversations(data, params.eval_conversations)
     table = experiments.evaluation_table(trained, test, params.importance_samples, params.seed)
     rows = [{**row, "arm": name, "vocabulary": len(data.vocabulary)} for row in experiments.metric_rows(table, trained)]
+    if root:
+        os.environ[CHECKPOINT_DIR_VARIABLE] = root
     return params.record(), rows, time.perf_counter() - started
 
 
