@@ -115,3 +115,19 @@ def test_rehearsal_runs_are_the_planned_paper_runs_with_overrides(chapters, tmp_
     assert all(run.parameters["epochs"] == 2 and run.parameters["data_dir"] == str(tmp_path)
                and run.parameters["device"] == "cpu" for run in runs)
     assert Path(runs[0].notebook).name == "vlae.ipynb"
+
+
+def test_dry_run_shows_the_committed_estimates_per_grid_point(tmp_path, monkeypatch, capsys):
+    from companion.reproduce import rehearsal
+
+    estimates = tmp_path / "paper.csv"
+    pd.DataFrame([{"chapter": "vlae", "grid_point": "dataset=mnist likelihood=gaussian steps=1", "calls": 12,
+                   "A100_h": 2.04, "H100 SXM_h": 0.61, "gpu_memory_gib": 0.1}]).to_csv(estimates, index=False)
+    monkeypatch.setattr(rehearsal, "estimates_file", lambda: estimates)
+    assert main(["--dry-run", "--profile", "paper", "--chapters", "vlae", "--only", "dataset=mnist",
+                 "--only", "likelihood=gaussian", "--only", "steps=1,2",
+                 "--results-dir", str(tmp_path / "results")]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "steps=" in line]
+    assert len(lines) == 6  # two values of T, three seeds: every seed shares its grid point's estimate
+    assert sum("A100 2 h, H100 SXM 0.61 h, 0.1 GiB (est.)" in line for line in lines) == 3
+    assert sum("not rehearsed" in line for line in lines) == 3

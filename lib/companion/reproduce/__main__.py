@@ -216,6 +216,13 @@ def main(argv: Sequence[str] | None = None, chapters: Mapping[str, ChapterSpec] 
             records = [record for chapter in {run.chapter for run in runs}
                        for record in load_records(chapter, folder)]
             table = plan_table(runs, states, records)
+            if args.profile == "paper" and len(table):
+                from companion.reproduce.rehearsal import estimate_text, estimates_file, load_estimates
+
+                estimates = load_estimates()
+                table["GPU estimate (rehearsal)"] = [estimate_text(run, estimates) for run in runs]
+                print(f"GPU estimates from a rehearsal (--rehearse), {estimates_file()}: estimates, "
+                      "not measurements; their assumptions are on the book's Reproduce page")
             todo = sum(not s.endswith(": skip") for s in states)
             print(f"{len(runs)} runs, {todo} to run, {len(runs) - todo} done; results in {folder}")
             print(table.to_string(index=False) if len(table) else "(no runs)")

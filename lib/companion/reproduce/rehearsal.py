@@ -131,6 +131,38 @@ REHEARSALS: dict[str, Rehearsal] = {
 }
 
 
+def estimates_file() -> Path:
+    """The committed estimates of the paper runs, ``data/rehearsal/paper.csv``: a rehearsal's
+    ``cost.csv``, copied there, read by ``--dry-run`` and the book's Reproduce page."""
+    return repository_root() / "data" / "rehearsal" / "paper.csv"
+
+
+def grid_point(run: Run) -> str:
+    """``run``'s grid values without its seed (seeds change no cost), e.g. ``groups=2-2-2``."""
+    return " ".join(f"{name}={run.parameters[name]}" for name in run.axes if name != "seed")
+
+
+def load_estimates(path: Path | None = None) -> pd.DataFrame:
+    """The committed cost table (:func:`estimates_file`); empty when there is none."""
+    path = path or estimates_file()
+    return pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.exists() else pd.DataFrame()
+
+
+def estimate_text(run: Run, estimates: pd.DataFrame) -> str:
+    """The estimate of ``run``'s grid point in a few words ("A100 12 h, H100 SXM 3.6 h, 14 GiB"),
+    "not rehearsed" when the table has no row for it."""
+    if estimates.empty:
+        return "not rehearsed"
+    found = estimates[(estimates["chapter"] == run.chapter) & (estimates["grid_point"] == grid_point(run))]
+    if found.empty:
+        return "not rehearsed"
+    row = found.iloc[-1]
+    if not row["calls"]:
+        return "trains nothing"
+    hours = ", ".join(f"{gpu} {row[f'{gpu}_h']:.2g} h" for gpu in GPUS)
+    return f"{hours}, {row['gpu_memory_gib']:.2g} GiB (est.)"
+
+
 def default_folder() -> Path:
     """The rehearsal's scratch results folder: ``.scratch/rehearsal`` of the checkout."""
     return repository_root() / ".scratch" / "rehearsal"
@@ -194,7 +226,7 @@ def run_cost(run: Run, calls: pd.DataFrame, *, utilisation: float = GPU_UTILISAT
              gpus: Mapping[str, float] = GPUS, launch_seconds: float = LAUNCH_SECONDS) -> dict[str, Any]:
     """One row of the cost table: ``run``'s measured steps and the estimate of its full run,
     whose GPU time is FLOPs / (``utilisation`` × peak) + operators × ``launch_seconds``."""
-    row: dict[str, Any] = {"chapter": run.chapter, "run": run.label}
+    row: dict[str, Any] = {"chapter": run.chapter, "run": run.label, "grid_point": grid_point(run)}
     if calls.empty:
         return {**row, "calls": 0, "cpu_s_per_step": None, "flops_per_step": None, "full_steps": 0,
                 "peak_rss_gib": None, "gpu_memory_gib": None, "cpu_full_run_h": None,
@@ -219,7 +251,7 @@ def cost_table(runs: Sequence[Run], folder: Path, *, utilisation: float = GPU_UT
     rows, details = [], []
     for run in runs:
         calls = full_run_calls(run, read_calls(run, folder))
-        rows.append(run_cost(run, calls, utilisation=utilisation))
+        rows.append({**run_cost(run, calls, utilisation=utilisation), "gpu_utilisation": utilisation})
         if not calls.empty:
             details.append(calls.assign(chapter=run.chapter, run=run.label))
     return pd.DataFrame(rows), (pd.concat(details, ignore_index=True) if details else pd.DataFrame())
