@@ -148,6 +148,17 @@ def load_estimates(path: Path | None = None) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.exists() else pd.DataFrame()
 
 
+def estimates_page() -> tuple[pd.DataFrame, str]:
+    """The committed estimates as the Reproduce page shows them (one row per grid point) and
+    their assumptions; an empty table and a sentence saying so when none is committed."""
+    estimates = load_estimates()
+    if estimates.empty:
+        return estimates, f"No rehearsal is committed yet ({estimates_file().relative_to(repository_root())})."
+    shown = format_table(estimates).drop(columns="run")
+    shown.insert(1, "grid point", estimates["grid_point"])
+    return shown, assumptions(float(estimates["gpu_utilisation"].iloc[0]))
+
+
 def estimate_text(run: Run, estimates: pd.DataFrame) -> str:
     """The estimate of ``run``'s grid point in a few words ("A100 12 h, H100 SXM 3.6 h, 14 GiB"),
     "not rehearsed" when the table has no row for it."""
@@ -260,6 +271,7 @@ def cost_table(runs: Sequence[Run], folder: Path, *, utilisation: float = GPU_UT
 def assumptions(utilisation: float = GPU_UTILISATION) -> str:
     """What the estimate assumes, in a few lines printed beside the table."""
     peaks = ", ".join(f"{gpu} {peak / 1e12:.1f} TFLOP/s" for gpu, peak in GPUS.items())
+    sizes = ", ".join(f"{count:,} ({name})" for name, count in FULL_TRAIN_EXAMPLES.items())
     return (f"ESTIMATE, not a measurement. GPU hours = the full paper run's training FLOPs (FLOPs of one "
             f"step, counted on this CPU by torch's FlopCounterMode, times the full run's steps) at "
             f"{utilisation:.0%} of float32 peak ({peaks}), plus {LAUNCH_SECONDS * 1e6:.0f} µs per tensor "
@@ -267,7 +279,7 @@ def assumptions(utilisation: float = GPU_UTILISATION) -> str:
             f"are left out. "
             f"GPU memory = parameters, gradients, optimiser state and the tensors saved for backward of "
             f"the largest step, without the CUDA context (about 0.5 GiB) or the data set. "
-            f"Full-run steps assume training sets of {FULL_TRAIN_EXAMPLES} examples. s/step and peak memory "
+            f"Full-run steps assume training sets of {sizes}. s/step and peak memory "
             f"are this machine's, at the paper's model and batch sizes.")
 
 
