@@ -102,6 +102,7 @@ def test_gpu_hours_are_flops_over_the_assumed_throughput(chapters, tmp_path):
     (["--rehearse"], "give --profile paper"),
     (["--rehearse", "--profile", "paper", "--results-dir", str(stored_results_dir())], "not evidence"),
     (["--rehearse", "--profile", "paper", "--gpu-utilisation", "2"], "fraction"),
+    (["--rehearse", "--profile", "paper", "--executor", "slurm"], "runs on this machine"),
 ])
 def test_rehearse_refuses_bad_options(argv, message, capsys):
     assert main(argv) == 2

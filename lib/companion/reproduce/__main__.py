@@ -150,6 +150,9 @@ def rehearse_command(args: argparse.Namespace, chapters: Mapping[str, ChapterSpe
     try:
         if args.profile != "paper":
             raise ValueError(f"--rehearse rehearses the paper profile; give --profile paper, not {args.profile!r}")
+        if args.executor != "local":
+            raise ValueError("--rehearse runs on this machine (--jobs N); run it on a GPU node itself "
+                             "to rehearse there (--device cuda)")
         if folder == Path(stored_results_dir()).resolve():
             raise ValueError(f"--results-dir {folder}: a rehearsal's records are not evidence; give another folder")
         utilisation = args.gpu_utilisation if args.gpu_utilisation is not None else rehearsal.GPU_UTILISATION
