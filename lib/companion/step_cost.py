@@ -124,19 +124,19 @@ class StepCostMeter:
         self._synchronize()
         started = perf_counter()
         if self.steps == 0:
-            saved: list[torch.Tensor] = []
+            saved: dict[tuple[torch.device, int], int] = {}  # sizes only: holding the tensors would keep them alive
 
             def pack(tensor: torch.Tensor) -> torch.Tensor:
-                if tensor.untyped_storage().data_ptr() not in self._parameters:
-                    saved.append(tensor)
+                storage = tensor.untyped_storage()
+                if storage.data_ptr() not in self._parameters:
+                    saved[(tensor.device, storage.data_ptr())] = storage.nbytes()
                 return tensor
 
             counter, operators = FlopCounterMode(display=False), OperatorCount()
             with counter, operators, torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
                 yield
             self.flops, self.operators = int(counter.get_total_flops()), operators.count
-            self.activation_bytes = tensor_bytes(saved)
-            del saved
+            self.activation_bytes = sum(saved.values())
         else:
             yield
         self._synchronize()
