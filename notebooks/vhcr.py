@@ -48,7 +48,7 @@
 # (KL annealing). This chapter trains HRED, VHRED (with and without word drop) and VHCR (with and
 # without utterance drop) and follows each latent's KL over training. Because no real corpus at
 # CPU budget can decide the paper's mechanism, it also tests it on a *designed* corpus whose
-# conversation-level latent and best achievable NLL are known (at the end of the chapter).
+# conversation-level latent and best achievable NLL are known (near the end of the chapter).
 #
 # *The code behind this chapter:* {py:class}`~companion.vhcr.models.HRED`,
 # {py:class}`~companion.vhcr.models.VHRED` and {py:class}`~companion.vhcr.models.VHCR` (the
@@ -481,7 +481,7 @@ print(evidence.kl_pilot_verdict(kl_pilot))
 # in nats per conversation ({py:meth}`~companion.vhcr.designed.DesignedCorpus.topic_code_balance`,
 # Monte Carlo over 20,000 conversations with exact probabilities): it pays only above a drop rate
 # of about 0.47. The grid therefore runs the paper's rate 0.25, 0.5 and 0.75 (0 is plain VHCR),
-# three seeds each, with the cpu-long models for 5,000 steps (10 epochs of batches of 16 over 8,000
+# five seeds each (three at first, see below), with the cpu-long models for 5,000 steps (10 epochs of batches of 16 over 8,000
 # training conversations, β annealed over the first 3,000), NLL and KL on all 1,000 test
 # conversations. These settings were fixed from the generator's numbers before any run; the
 # decisions are made per drop rate and never pooled with Chit-Chat.
@@ -540,6 +540,37 @@ for (label, group) in evidence.settings_of(designed_runs):
         plt.show()
 if not len(designed_runs):
     print("No designed-corpus records yet.")
+
+# %%
+if len(curve):
+    by_rate = curve.groupby("utterance drop")[["KL z_conv / conversation", "probe z_conv"]].mean()
+    learned = evidence.known_latent_summary(designed_runs)
+    glue("designed_nll_excess", float(learned["NLL − generator"].max()), display=False)
+    glue("designed_probe_context", float(learned["probe context"].min()), display=False)
+    glue("designed_cost", float(balance["cost"].iloc[0]), display=False)
+    for rate in (0.0, 0.25, 0.5, 0.75):
+        key = f"{rate:g}".replace(".", "")
+        glue(f"designed_kl_{key}", float(by_rate.loc[rate, "KL z_conv / conversation"]), display=False)
+        glue(f"designed_probe_{key}", float(by_rate.loc[rate, "probe z_conv"]), display=False)
+
+# %% [markdown]
+# **What the runs show.** Every model learned the corpus: its test NLL lies within
+# {glue:text}`designed_nll_excess:.3f` nats per word of the generator's own, and a probe names the
+# topic from the context GRU's last state alone at least {glue:text}`designed_probe_context:.3f` of
+# the time, in every model: the context carries the topic whatever the latents do. The latents
+# follow the ideal model's balance. Without utterance drop, VHCR's z_conv carries
+# {glue:text}`designed_kl_0:.2f` nats per conversation on average and, at the paper's rate 0.25,
+# below the break-even, {glue:text}`designed_kl_025:.2f`: collapsed, a draw naming the topic
+# {glue:text}`designed_probe_025:.2f` of the time (chance 0.125). At 0.5, just above the break-even,
+# it carries {glue:text}`designed_kl_05:.2f` nats (a draw names the topic
+# {glue:text}`designed_probe_05:.2f` of the time), and at 0.75 {glue:text}`designed_kl_075:.2f`,
+# about what an ideal topic code costs ({glue:text}`designed_cost:.2f`), a single draw naming the
+# topic {glue:text}`designed_probe_075:.2f` of the time. The posterior means of the latents separate
+# the topics in every model (the "mean" probes), so the encoders see the topic; whether the decoder
+# is made to use it is what utterance drop decides. On this corpus the paper's mechanism therefore
+# shows, but only where hiding turns from the context makes a conversation latent pay, which the
+# paper's rate 0.25 does not do here: a designed test, not the paper's data, and one that says the
+# drop rate matters.
 
 # %% [markdown]
 # The paper's two claims decided on the designed corpus, one setting per drop rate, by the rule of
