@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from companion.vlae.figures import most_correlated_posterior, posterior_correlation
+from companion.vlae.figures import chunked_log_joint, most_correlated_posterior, posterior_correlation
 from companion.vlae.models import build_model
 from companion.vlae.networks import MLP
 
@@ -83,3 +83,14 @@ def test_vae_iaf_posterior_is_drawn_and_its_covariance_matches_its_density():
     assert isinstance(posterior_shapes({"iaf": model.float()}, x.float()), Figure)
     table = posterior_correlations({"iaf": FittedModel("iaf", model, None, 0.0)}, x.float())
     assert list(table.index) == ["VAE+IAF"] and np.isfinite(table.to_numpy()).all()
+
+
+def test_chunked_log_joint_is_the_linear_gaussian_joint_in_any_chunks():
+    # log N(x; Wz, I) + log N(z; 0, I) at every sample and point, whatever the chunk size
+    weight = torch.tensor([[1.0, 0.8], [0.5, 1.5], [0.0, 0.3]])
+    model, x = linear_model(weight), torch.tensor([[0.3, -0.2, 1.0]])
+    z = torch.randn(5, 7, 2, generator=torch.Generator().manual_seed(0))
+    residual = x - z @ weight.T
+    expected = -0.5 * (residual.pow(2).sum(-1) + z.pow(2).sum(-1) + 5 * np.log(2 * np.pi))
+    for max_rows in (1, 10, 35, 2 ** 16):  # one point a chunk, two points, all of them
+        torch.testing.assert_close(chunked_log_joint(model, x, z, max_rows=max_rows), expected)

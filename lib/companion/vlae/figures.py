@@ -144,6 +144,17 @@ def update_illustration(model: VLAE, x: torch.Tensor) -> Figure:
     return fig
 
 
+def chunked_log_joint(model: LatentVariableModel, x: torch.Tensor, z: torch.Tensor,
+                      max_rows: int = 2 ** 16) -> torch.Tensor:
+    """log p(x, z) for latents z (samples × N × d) of one example x (1×D), computed over the N
+    points in chunks so that at most ``max_rows`` decoder outputs (rows of D pixels) are live at
+    once: at once, 64 samples on 81² points of a 3,072-pixel image are 5 GB per tensor."""
+    chunk = max(1, max_rows // z.shape[0])
+    with torch.no_grad():
+        return torch.cat([model.log_joint(x, z[:, start:start + chunk]) for start in range(0, z.shape[1], chunk)],
+                         dim=1)
+
+
 def elbo_landscape(model: VLAE, x: torch.Tensor, samples: int = 64, points: int = 81) -> Figure:
     """The ELBO of q = N(μ, Σ_T) as a function of its mean μ, with the iterates μ_0 … μ_T.
 
@@ -161,7 +172,7 @@ def elbo_landscape(model: VLAE, x: torch.Tensor, samples: int = 64, points: int 
                                             posterior.precision_cholesky).rsample(samples)
         entropy = -FullCovarianceGaussian(torch.zeros(1, 2), posterior.precision_cholesky).log_prob(offsets).mean()
         z = grid[:, 0].unsqueeze(0) + offsets  # samples × N × 2
-        elbo = model.log_joint(x, z).mean(0) + entropy
+        elbo = chunked_log_joint(model, x, z).mean(0) + entropy
     surface = grid_values(elbo, first)
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
     filled = ax.contourf(first, second, np.maximum(surface, -60.0), levels=30, cmap="viridis")
