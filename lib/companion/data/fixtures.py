@@ -130,7 +130,7 @@ def in_split_order(conversations: list[list[str]], seed: int = 0) -> list[list[s
 
 def write_cornell(folder: Path, conversations: list[list[str]]) -> None:
     """``movie_lines.txt`` and ``movie_conversations.txt`` as distributed (ISO-8859-1, fields
-    separated by `` +++$+++ ``): one line per turn, one conversation listing its line ids."""
+    separated by the string " +++$+++ "): one line per turn, one conversation listing its line ids."""
     folder.mkdir(parents=True, exist_ok=True)
     lines, listed = [], []
     for index, conversation in enumerate(conversations):
@@ -160,8 +160,9 @@ def write_ubuntu(folder: Path, splits: Mapping[str, list[list[str]]]) -> None:
         (folder / "meta" / lists[split]).write_text("\n".join(names) + "\n", encoding="utf-8")
 
 
-#: Examples per split of each fixture data set: whole batches of the paper profiles (VLAE's 128,
-#: SplitNet's 90, VHCR's 80), two per epoch, and a few test examples.
+#: Examples per split of each fixture data set.
+#: Whole batches of the paper profiles (VLAE's 128, SplitNet's 90, VHCR's 80), two per epoch, and a
+#: few test examples.
 FIXTURE_SIZES: dict[str, dict[str, int]] = {
     **{name: {"train": 256, "test": 16} for name in ("mnist", "fashion_mnist", "omniglot", "svhn", "cifar10")},
     "cifar100": {"train": 180, "test": 20},

@@ -34,16 +34,16 @@ from companion.paths import repository_root
 from companion.reproduce.execution import STEP_COST_DIR_VARIABLE, step_cost_file
 from companion.reproduce.plan import ChapterSpec, Run, expand, subgrids
 
-#: Float32 peaks (FLOP/s) of the GPUs the estimate names: CUDA cores, no tensor cores, since
-#: PyTorch computes float32 matrix products in full float32 unless told otherwise (cuDNN
+#: Float32 peaks in FLOP/s of the GPUs the estimate names.
+#: CUDA cores, no tensor cores, since PyTorch computes float32 matrix products in full float32 unless told otherwise (cuDNN
 #: convolutions may use TF32 on these GPUs, which would make SplitNet faster than estimated).
 GPUS: dict[str, float] = {"A100": 19.5e12, "H100 SXM": 66.9e12}
 
 #: The fraction of that peak the estimate assumes a run sustains.
 GPU_UTILISATION = 0.3
 
-#: Seconds each tensor operator costs a GPU step beyond its FLOPs: PyTorch's eager dispatch and
-#: a kernel launch, about 10 µs; it bounds the steps of small models (VLAE's MLPs).
+#: Seconds each tensor operator costs a GPU step beyond its FLOPs.
+#: PyTorch's eager dispatch and a kernel launch, about 10 µs; it bounds the steps of small models (VLAE's MLPs).
 LAUNCH_SECONDS = 10e-6
 
 #: Training examples of each full data set a paper run trains on (before a chapter's own subset):
@@ -55,7 +55,7 @@ FULL_TRAIN_EXAMPLES: dict[str, int] = {
     "cifar100": 50000, "cornell": 66477, "ubuntu": 448833,
 }
 
-#: A phase of a rehearsed run: matched by its training call's ``description``, else its epochs.
+#: A phase of a rehearsed run, matched by its training call's ``description``, else its epochs.
 PhaseKey = str | int
 
 
@@ -99,6 +99,7 @@ def _distinct(pairs: Sequence[tuple[int, int, float]]) -> dict[PhaseKey, tuple[i
     return phases
 
 
+#: Each chapter's rehearsal, the parameters that cap its paper runs and its training phases.
 REHEARSALS: dict[str, Rehearsal] = {
     # reads and shows the data set: nothing to cap
     "data": Rehearsal({}),

@@ -89,7 +89,7 @@ class VLAESettings(ChapterSettings):
     damping: str = "harmonic"
     #: SA-VAE's step on each example's ELBO
     svi_lr: float = 0.03
-    #: the step α of "SA-VAE, authors' step" on the batch-mean loss (their run.py help: MNIST 0.1)
+    #: the step α of "SA-VAE, authors' step" on the batch-mean loss (0.1, their run.py's value for MNIST)
     authors_svi_lr: float = 0.1
     #: training epochs of the 2-D models the figures show
     figure_epochs: int = 20
