@@ -595,7 +595,10 @@ from companion.vhcr.settings import DESIGNED_FIRST_SEEDS
 
 first_runs = all_long_runs[(all_long_runs["param_dataset"] != "designed")
                            | all_long_runs["param_seed"].isin(DESIGNED_FIRST_SEEDS)] if len(all_long_runs) else all_long_runs
-decision_frame([d for d in decide(evidence.findings("cpu-long", first_runs)) if d.finding.setting != "chitchat"])
+first_frame = decision_frame([d for d in decide(evidence.findings("cpu-long", first_runs))
+                              if d.finding.setting != "chitchat"])
+first_frame.assign(setting=first_frame["setting"].str.replace("designed corpus", "designed corpus, seeds 0–2",
+                                                              regex=False)) if len(first_frame) else first_frame
 
 # %% [markdown]
 # ## Recorded runs

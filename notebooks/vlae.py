@@ -89,6 +89,7 @@ importance_samples = None
 init = None
 damping = None
 svi_lr = None
+authors_svi_lr = None
 figure_epochs = None
 threads = None
 logit_transform = None

@@ -144,7 +144,7 @@ def test_findings_per_setting_and_committed_evidence_only_from_the_planned_grid(
     _record(tmp_path, seed=0, learning_rate=1e-3, rows=_rows(0, reversed_drop))  # not a planned run
     runs = load_runs("vhcr", tmp_path, profile="cpu-long")
     labels = [label for label, _ in settings_of(runs)]
-    assert labels == ["chitchat (learning_rate=0.002)", "chitchat (learning_rate=0.001)"]
+    assert labels == ["chitchat (learning rate 0.002)", "chitchat (learning rate 0.001)"]
     assert {f.setting for f in findings("cpu-long", runs)} == set(labels)
     monkeypatch.setattr(results, "stored_results_dir", lambda: tmp_path)
     committed = decide(findings("cpu-long"))
@@ -179,7 +179,7 @@ def test_settings_are_told_apart_within_their_own_corpus(tmp_path):
         _record(tmp_path, seed=0, dataset="designed", utterance_drop=rate, eval_conversations=0, rows=rows)
     runs = load_runs("vhcr", tmp_path, profile="cpu-long")
     labels = [label for label, _ in settings_of(runs)]
-    assert labels == ["chitchat", "designed corpus (utterance_drop=0.25)", "designed corpus (utterance_drop=0.5)"]
+    assert labels == ["chitchat", "designed corpus (utterance drop 0.25)", "designed corpus (utterance drop 0.5)"]
     summary = known_latent_summary(of_dataset(runs, "designed"))
     assert list(summary.index.get_level_values("utterance drop")) == [0.25] * 4 + [0.5] * 4
     assert summary.loc[(0.5, "HRED"), "NLL − generator"] == pytest.approx(0.1)

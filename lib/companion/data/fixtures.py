@@ -22,7 +22,7 @@ import scipy.io
 
 from companion.data.files import CIFAR_FOLDERS, IDX_FILES, OMNIGLOT_ALPHABETS
 
-#: Cornell's field separator (`` +++$+++ `` between fields).
+#: Cornell's field separator, written between the fields of every line.
 CORNELL_SEPARATOR = " +++$+++ "
 
 
@@ -130,7 +130,7 @@ def in_split_order(conversations: list[list[str]], seed: int = 0) -> list[list[s
 
 def write_cornell(folder: Path, conversations: list[list[str]]) -> None:
     """``movie_lines.txt`` and ``movie_conversations.txt`` as distributed (ISO-8859-1, fields
-    separated by the string " +++$+++ "): one line per turn, one conversation listing its line ids."""
+    separated by :data:`CORNELL_SEPARATOR`): one line per turn, one conversation listing its line ids."""
     folder.mkdir(parents=True, exist_ok=True)
     lines, listed = [], []
     for index, conversation in enumerate(conversations):

@@ -178,7 +178,7 @@ def settings_of(runs: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         first = group.iloc[0]
         same_data = runs[runs["param_dataset"] == first["param_dataset"]]
         differing = [c for c in columns if c != "param_dataset" and same_data[c].map(str).nunique() > 1]
-        extra = ", ".join(f"{c[6:]}={first[c]}" for c in differing)
+        extra = ", ".join(f"{c[6:].replace('_', ' ')} {first[c]}" for c in differing)  # breaks in a narrow column
         name = DATASET_NAMES.get(first["param_dataset"], first["param_dataset"])
         labelled.append((name + (f" ({extra})" if extra else ""), group))
     return labelled
