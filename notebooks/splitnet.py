@@ -241,7 +241,9 @@ figures.plot_block_weights({"SplitNet": grouping.model.network, "baseline": base
                            experiments.figure_layers(grouping.model.assignments), figsize=(14, 5))
 plt.show()
 off_block = split_module.off_block_mass(grouping.model.network, grouping.model.assignments)
-glue_result("off_block_mean", 100 * sum(off_block.values()) / len(off_block), precision=".1f", atol=100)
+# percent, within 3 × the largest change measured across CPU kernels (0.2)
+off_block_mean = glue_result("off_block_mean", 100 * sum(off_block.values()) / len(off_block), precision=".1f",
+                             atol=0.6)
 
 # %% [markdown]
 # ## Phase 2: the hard split and fine-tuning
@@ -256,13 +258,13 @@ split, split_history, error_at_split = experiments.finetune_split(params, data, 
 learned = experiments.SplitArm(grouping, split, split_history, error_at_split)
 split_error = learned.error
 class_groups = experiments.class_groups(split)
-# the error right after the cut is not compared across CPUs (atol=100): with R_D held back, the
-# hard cut of a not-yet-disjoint network lands tens of points apart under other CPU kernels
-glue_result("error_at_split", error_at_split, precision=".2f", atol=100)
+# errors within 2.5 points (3 × the largest change measured across CPU kernels, 0.83): with all
+# grouping terms on from the start the cut is nearly free, and its error moves like the others
+glue_result("error_at_split", error_at_split, precision=".2f", atol=2.5)
 glue_result("split_error", split_error, precision=".2f", atol=2.5)
 show(f"test error: after the grouping phase {grouping.history.epochs['test_error'].iloc[-1]:.2f}%, "
      f"after fine-tuning {split_error:.2f}%", atol=2.5)
-show(f"test error right after the cut: {error_at_split:.2f}%", atol=100)
+show(f"test error right after the cut: {error_at_split:.2f}%", atol=2.5)
 
 # %% [markdown]
 # The learned tree with its class groups, and a few test images of every class, one row per
@@ -320,13 +322,15 @@ random = experiments.train_arm(params, data, baseline, frozen=experiments.random
 direct, direct_history = experiments.train_random_split(params, data, baseline)
 rows = experiments.run_rows(params, data, baseline=baseline, baseline_history=baseline_history,
                             learned=learned, random=random, direct=direct, direct_history=direct_history)
-this_run = pd.DataFrame(rows).drop(columns=list(evidence.CODED_COLUMNS), errors="ignore").set_index("model")
-# tolerances: 3 × the largest change measured across CPU kernels (errors 0.83 points; the
-# learned groups, hence parameters and FLOPs, differ: 192 parameters, 2,736 FLOPs, 0.063 and
-# 0.05 percentage points under the generic kernels)
+# (the baseline's soft confusion matrix stays in the record, not in the table)
+this_run = (pd.DataFrame(rows).drop(columns=[*evidence.CODED_COLUMNS, "soft_confusion"], errors="ignore")
+            .set_index("model"))
+# tolerances: 3 × the largest change measured across CPU kernels (errors 0.83 points, one to
+# three of the 360 test images; the learned groups, hence parameters and FLOPs, differ: 192
+# parameters, 2,736 FLOPs, 0.063 and 0.05 percentage points under the generic kernels)
 glue_result("params_reduced", float(this_run.loc["SplitNet", "params_reduced_pct"]), precision=".1f", atol=0.2)
 show(this_run.round(2), atol=2.5, columns={"params": 600, "flops": 8500, "params_reduced_pct": 0.2,
-                                           "flops_reduced_pct": 0.15, "error_at_split": 100})
+                                           "flops_reduced_pct": 0.15})
 
 # %% [markdown]
 # In this run the split network has {glue:text}`params_reduced:.1f`% fewer parameters than the
@@ -351,7 +355,9 @@ same = experiments.same_procedure(profile_runs, params)
 glue("other_procedure_runs", int(profile_runs.loc[~same, "run_id"].nunique()), display=False)
 recorded = results.with_this_run("splitnet", profile_runs[same], params.record(), rows)
 summary = experiments.summarize_runs(recorded)
-experiments.table1_comparison(summary, paper.reported("splitnet_table1"))
+# one seed's errors on 360 test images move by an image or two under other CPU kernels
+show(experiments.table1_comparison(summary, paper.reported("splitnet_table1")), atol=2.5,
+     columns={"runs": 0})
 
 # %% [markdown]
 # The same runs with every seed drawn ({glue:text}`seed_points_caption`):
@@ -370,14 +376,17 @@ plt.show()
 
 # %% tags=["full-width"]
 versus = experiments.learned_vs_random(recorded)
-glue("runs_compared", int(versus["runs"].sum()), display=False)
-glue("learned_better", int(versus["learned_better"].sum()), display=False)
-glue("random_better", int(versus["random_better"].sum()), display=False)
-glue("mean_difference", round(float((versus["difference"] * versus["runs"]).sum() / versus["runs"].sum()), 2),
-     display=False)
-glue("cut_cost", round(float(((versus["error_at_split"] - versus["grouping_error"]) * versus["runs"]).sum()
-                             / versus["runs"].sum()), 2), display=False)
-versus
+# as in the table above: errors within 2.5 points (differences within 5), and which arm won
+# may turn on one test image in a single-seed run
+runs = versus["runs"].sum()
+glue("runs_compared", int(runs), display=False)
+glue_result("learned_better", int(versus["learned_better"].sum()), precision="d", atol=1)
+glue_result("random_better", int(versus["random_better"].sum()), precision="d", atol=1)
+glue_result("mean_difference", float((versus["difference"] * versus["runs"]).sum() / runs), precision=".2f",
+            atol=5)
+glue_result("cut_cost", float(((versus["error_at_split"] - versus["grouping_error"]) * versus["runs"]).sum()
+                              / runs), precision=".2f", atol=5)
+show(versus, atol=2.5, columns={"runs": 0, "difference": 5, "learned_better": 1, "random_better": 1})
 
 # %% [markdown]
 # The claims decided on these runs (the rule of {py:mod}`companion.evidence`: Holm over the
@@ -388,7 +397,8 @@ versus
 # %% tags=["full-width"]
 glue("cut_cost_limit", f"{evidence.CUT_COST_LIMIT:g}", display=False)
 with pd.option_context("display.max_colwidth", None):
-    display(decision_frame(decide(evidence.findings(params.profile, recorded))))
+    # the effects quote this run's errors (within 2.5 points, differences within 5)
+    show(decision_frame(decide(evidence.findings(params.profile, recorded))), atol=5)
 
 # %% [markdown]
 # Every recorded run, error against parameter count:

@@ -179,7 +179,7 @@ small_models = {name: fitted.model for name, fitted in small.items()}
 shape_example = figures.most_correlated_posterior(small_models, test[:32])
 glue_result("shape_correlation", sum(abs(figures.posterior_correlation(model, test[shape_example]))
                                      for model in small_models.values()) / len(small_models),
-            precision=".2f", atol=0.15)
+            precision=".2f", atol=0.4)  # 3 × the largest change measured (0.12)
 figures.posterior_shapes(small_models, test[shape_example])
 plt.show()
 
@@ -215,8 +215,11 @@ plt.show()
 glue("importance_samples", params.importance_samples, display=False)
 rows = [experiments.evaluate_model(model, params, data) for model in fitted.values()]
 this_run = experiments.results_table(rows)
-# tolerances: 3 × the largest change measured across CPU kernels (0.13, 0.15, 0.27, 0.10)
-show(this_run, atol=0.4, columns={"ELBO": 0.5, "log p(x) − ELBO": 0.9, "gain over VAE": 0.3})
+# tolerances: 3 × the largest change measured across CPU kernels (benchmarks/notebook_spread.py,
+# all under the generic kernels and in VAE+HF, whose flow amplifies them most: log p(x) 0.58,
+# ELBO 0.55, gain over VAE 0.42, train − test 0.46; log p(x) − ELBO 0.27 in an earlier chapter)
+show(this_run, atol=1.8, columns={"ELBO": 1.7, "log p(x) − ELBO": 0.9, "gain over VAE": 1.3,
+                                  "train − test log p(x)": 1.4})
 
 # %% [markdown]
 # **Where each model's gap goes.** $\log p(x) - \mathrm{ELBO}(q)$ splits in two
@@ -232,8 +235,8 @@ show(this_run, atol=0.4, columns={"ELBO": 0.5, "log p(x) − ELBO": 0.9, "gain o
 
 # %%
 gap = experiments.gap_table(fitted, data)
-# tolerance provisional (2 nats), not yet measured across CPU kernels
-show(gap.round(2), atol=2.0)
+# tolerance: 3 × the largest change measured across CPU kernels (1.14 nats, VAE+HF's ELBO(q*))
+show(gap.round(2), atol=3.5)
 figures.inference_gaps(gap)
 plt.show()
 
@@ -263,8 +266,8 @@ if {"VAE", "VLAE"} <= set(correlations.index):
     for name, model, column in [("vlae_q_correlation", "VLAE", "q(z|x)"),
                                 ("vlae_true_correlation", "VLAE", "true posterior p(z|x)"),
                                 ("vae_true_correlation", "VAE", "true posterior p(z|x)")]:
-        glue_result(name, correlations.loc[model, column], precision=".3f", atol=0.06)
-show(correlations, atol=0.06)  # 3 × the largest change measured (0.018)
+        glue_result(name, correlations.loc[model, column], precision=".3f", atol=0.15)
+show(correlations, atol=0.15)  # 3 × the largest change measured (0.051)
 
 # %% [markdown]
 # ## Table 1 side by side
