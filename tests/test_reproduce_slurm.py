@@ -153,7 +153,7 @@ def test_a_run_killed_at_its_time_limit_resumes_from_its_checkpoints(slurm_conf,
     inputs = torch.linspace(-1.0, 1.0, 32).reshape(8, 4)
     train(model, lambda m, batch, state: ((m(batch) - 1.0) ** 2).mean(), lambda epoch: [inputs],
           epochs=20, optimizer=torch.optim.SGD(model.parameters(), lr=0.05))
-    straight = [float(v) for v in torch.cat([model.weight.flatten(), model.bias])]
+    straight = [float(v) for v in torch.cat([model.weight.flatten(), model.bias]).detach()]
     runs = load_runs("tiny", results)
     assert runs.loc[runs["item"] == "weights", "value"].tolist() == [significant(straight)]
     assert not list((results / "_reproduce" / "checkpoints").glob("*")), "checkpoints cleared"
