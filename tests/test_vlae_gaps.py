@@ -71,3 +71,33 @@ def test_the_decoder_is_left_as_it_was():
     assert all(parameter.requires_grad for parameter in model.parameters())
     with pytest.raises(ValueError, match="family='flow'"):
         gaps.fit_best_posterior(model, x, "flow")
+
+
+def test_a_runs_gap_decomposition_survives_its_record(tmp_path):
+    """with_gaps puts each model's gaps in its results row; a record of those rows, loaded
+    back, gives recorded_gaps the same numbers, and per_seed leaves the re-trained seed out."""
+    import pandas as pd
+
+    from companion.config import resolve
+    from companion.results import load_runs, record_run
+    from companion.vlae.experiments import per_seed, recorded_gaps, with_gaps
+    from companion.vlae.settings import PROFILES
+
+    gap = pd.DataFrame([
+        {"model": model, "split": split, "family of q*": "diagonal", "log p(x)": base,
+         "ELBO(q)": base - 3.0, "ELBO(q*)": base - 1.0, "approximation gap": 1.0,
+         "amortisation gap": 2.0, "log p(x), K=100": base - 0.5, "log p(x), K=1000": base}
+        for model, base in (("VAE", 10.0), ("VLAE", 12.0)) for split in ("train", "test")])
+    rows = [{"model": "VAE", "steps": 0, "log_px": 10.0}, {"model": "VLAE", "steps": 4, "log_px": 12.0}]
+    plain, gapped = (resolve(PROFILES, "cpu", models="vae,vlae", steps=4, gap_examples=examples)
+                     for examples in (100, 200))
+    assert "gap_examples" not in plain.record() and gapped.record()["gap_examples"] == 200
+    record_run("vlae", plain.record(), rows, wall_time_s=1.0, device="cpu", directory=tmp_path)
+    record_run("vlae", gapped.record(), with_gaps(rows, gap), wall_time_s=1.0, device="cpu",
+               directory=tmp_path)
+    runs = load_runs("vlae", tmp_path)
+    table = recorded_gaps(runs).set_index(["model", "split"])
+    assert table.loc[("VLAE (T=4)", "test"), "amortisation gap"] == 2.0
+    assert table.loc[("VAE", "train"), "ELBO(q*)"] == 9.0
+    assert (table["runs"] == 1).all() and len(table) == 4
+    assert len(per_seed(runs)) == 2  # the plain run's two models, not the re-trained seed's

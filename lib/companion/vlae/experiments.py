@@ -228,6 +228,42 @@ def gap_table(fitted: dict[str, FittedModel], data: ChapterData, examples: int =
     return pd.DataFrame(rows)
 
 
+#: The gap table's columns a run's record keeps per model and split (``test_approximation_gap``, …).
+GAP_RECORDED = {"log p(x)": "gap_log_px", "ELBO(q)": "gap_elbo", "ELBO(q*)": "gap_elbo_best",
+                "approximation gap": "approximation_gap", "amortisation gap": "amortisation_gap"}
+
+
+def with_gaps(rows: list[dict[str, Any]], gap: pd.DataFrame) -> list[dict[str, Any]]:
+    """The results rows with each model's gap decomposition (:func:`gap_table`) added, per split:
+    ``{split}_`` + :data:`GAP_RECORDED`'s names, and ``{split}_gap_log_px_k{K}`` for each K."""
+    added = []
+    for row in rows:
+        mine = gap[gap["model"] == row["model"]]
+        extra = {}
+        for _, numbers in mine.iterrows():
+            split = numbers["split"]
+            extra.update({f"{split}_{name}": float(numbers[column]) for column, name in GAP_RECORDED.items()})
+            extra.update({f"{split}_gap_log_px_k{column.rsplit('=', 1)[1]}": float(numbers[column])
+                          for column in numbers.index if column.startswith("log p(x), K=")})
+        added.append({**row, **extra})
+    return added
+
+
+def recorded_gaps(runs: pd.DataFrame) -> pd.DataFrame:
+    """The gap decomposition of every recorded run that kept it (:func:`with_gaps`), one row per
+    likelihood, model and split: the mean over the runs (``runs`` counts them), nats per image."""
+    rows = []
+    for split in ("train", "test"):
+        columns = {f"{split}_{name}": column for column, name in GAP_RECORDED.items()}
+        if next(iter(columns)) not in runs:
+            continue
+        kept = runs.dropna(subset=[next(iter(columns))])
+        for (likelihood, model, steps), group in kept.groupby(["param_likelihood", "model", "steps"], sort=False):
+            rows.append({"likelihood": likelihood, "model": model_label(model, steps), "split": split,
+                         "runs": len(group), **{column: group[name].mean() for name, column in columns.items()}})
+    return pd.DataFrame(rows)
+
+
 def model_label(model: str, steps: int) -> str:
     """How Table 1 names a row: "VAE", "VLAE (T=4)"."""
     return model if int(steps) == 0 else f"{model} (T={int(steps)})"
@@ -283,7 +319,7 @@ def posterior_correlations(fitted: dict[str, FittedModel], x: torch.Tensor,
 PAPER_DATASET = {"digits": "mnist", "mnist5k": "mnist"}
 
 #: Parameters that vary within one setting of the comparison (the rest define the setting).
-VARYING = ("seed", "steps", "models", "device", "data_dir", "threads", "figure_epochs")
+VARYING = ("seed", "steps", "models", "device", "data_dir", "threads", "figure_epochs", "gap_examples")
 
 
 def setting_label(setting: pd.Series) -> str:
@@ -295,8 +331,12 @@ def setting_label(setting: pd.Series) -> str:
 
 def per_seed(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per setting, (model, T) and seed: log p(x), and the gain over the VAE of the same
-    run. A setting is every parameter except those in :data:`VARYING`."""
+    run. A setting is every parameter except those in :data:`VARYING`. Runs that re-train a seed
+    to record its gap decomposition (``gap_examples`` set, :func:`recorded_gaps`) are left out:
+    that seed's own run is already in the comparison."""
     frame = runs.reset_index(drop=True)
+    if "param_gap_examples" in frame:
+        frame = frame[frame["param_gap_examples"].isna()].reset_index(drop=True)
     setting_columns = [column for column in frame.columns if column.startswith("param_")
                        and column.removeprefix("param_") not in VARYING] + ["profile"]
     frame["setting"] = frame[setting_columns].apply(setting_label, axis=1)
