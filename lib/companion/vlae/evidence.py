@@ -7,7 +7,7 @@ with the same seed, data order and budget: VLAE against the VAE, against the str
 baseline, VLAE at its largest T against its smallest, and VLAE against SA-VAE as the authors'
 code runs it (the paper's baseline; ours, the faithful SA-VAE, is among the baselines). :func:`findings` turns one scale's
 runs into :class:`~companion.evidence.Finding` objects; :func:`companion.evidence.decide` gives
-the verdicts (Holm over the three claims and the settings of one scale), which the chapter and
+the verdicts (Holm over the four claims and the settings of one scale), which the chapter and
 the summary page show.
 
 A comparison tests its claim only if its two sides were trained with the same settings but
@@ -153,7 +153,7 @@ def _plain(value: object) -> object:
 
 
 def setting_findings(scale: str, setting: str, frame: pd.DataFrame) -> list[Finding]:
-    """The three claims on one setting's :func:`~companion.vlae.experiments.per_seed` table."""
+    """The four claims on one setting's :func:`~companion.vlae.experiments.per_seed` table."""
     if not (frame["model"] == "VLAE").any():
         return [Finding(claim, scale, setting, 0, detail="no VLAE run") for claim in CLAIMS]
     main, low, high = claim_steps(frame)
