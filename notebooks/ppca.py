@@ -253,6 +253,7 @@ plt.show()
 # columns turn orthogonal early in training and stay orthogonal; the full-covariance VAE's
 # columns settle at whatever angle training leaves them.
 #
+# (ppca-decisions)=
 # ## Beyond the linear case: the decoder Jacobian of a VAE and of a VLAE
 #
 # {cite}`rolinek2019pca` argue that the same pressure acts *locally* in a non-linear VAE: at
@@ -336,6 +337,7 @@ experiments.recorded_table(runs)
 experiments.recorded_nonlinear_table(runs)
 
 # %% [markdown]
+# (ppca-evidence-cpu-long)=
 # ## Evidence at cpu-long scale
 #
 # The runs above are sized for the book build. The `cpu-long` profile repeats the non-linear

@@ -339,6 +339,7 @@ show(this_run.round(2), atol=2.5, columns={"params": 600, "flops": 8500, "params
 # right after the cut, before fine-tuning).
 
 # %% [markdown]
+# (splitnet-decisions)=
 # ## Error by split (Table 1)
 #
 # The paper's CIFAR-100 errors beside ours: every run of this profile and grouping procedure
@@ -410,6 +411,7 @@ ax.set_title(f"{data.name}: test error against parameters, every recorded run")
 plt.show()
 
 # %% [markdown]
+# (splitnet-table-5)=
 # ## Model-parallel inference (Table 5)
 #
 # The branches share nothing above the trunk, so they can run at the same time on different
@@ -469,6 +471,7 @@ table5
 # second worker waits for it.
 
 # %% [markdown]
+# (splitnet-evidence-cpu-long)=
 # ## Evidence at cpu-long scale: learned against random groups on MNIST
 #
 # The digits cannot decide whether learned groups beat random ones: their 360 test images make

@@ -356,6 +356,7 @@ embedding.round(3) if embedding is not None else None
 # (the authors' code treats a whole batch as one sample; see `companion.vhcr.evaluation`).
 
 # %% [markdown]
+# (vhcr-evidence-cpu-long)=
 # ## Evidence at cpu-long scale
 #
 # The default run above is sized for the book build and cannot decide the paper's claims. The
@@ -459,6 +460,7 @@ display_pilot
 print(evidence.kl_pilot_verdict(kl_pilot))
 
 # %% [markdown]
+# (vhcr-designed)=
 # ## A designed test of the mechanism
 #
 # The real corpora at CPU budget cannot decide whether a conversation latent plus utterance drop
@@ -601,6 +603,7 @@ first_frame.assign(setting=first_frame["setting"].str.replace("designed corpus",
                                                               regex=False)) if len(first_frame) else first_frame
 
 # %% [markdown]
+# (vhcr-decisions)=
 # ## Recorded runs
 #
 # This run's metrics are recorded; the table lists the runs of this profile stored in

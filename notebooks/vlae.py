@@ -273,6 +273,7 @@ if {"VAE", "VLAE"} <= set(correlations.index):
 show(correlations, atol=0.15)  # 3 × the largest change measured (0.051)
 
 # %% [markdown]
+# (vlae-decisions)=
 # ## Table 1 side by side
 #
 # The paper's Table 1 reports $\log p(x)$ on MNIST, OMNIGLOT, Fashion-MNIST, SVHN and CIFAR-10
@@ -346,6 +347,7 @@ if {"vae", "vlae"} <= set(params.models):
 # what `profile="paper"` runs on a GPU check.
 
 # %% [markdown]
+# (vlae-evidence-cpu-long)=
 # ## Evidence at `cpu-long` scale
 #
 # The default run above is sized for the book build. The recorded evidence is the `cpu-long`

@@ -363,3 +363,41 @@ def test_runs_table_sorts_when_a_header_is_clicked(browser: BrowserContext):
         assert page.get_attribute("#runs-table th:first-child", "aria-sort") == "ascending"
     finally:
         page.close()
+
+
+# The summary as a reader checks it: a badge per claim row, every figure numbered and captioned,
+# no "nan" in any table, and at a phone's width nothing wider than the screen.
+_LEDGER = """() => {
+  const rows = Array.from(document.querySelectorAll("table.ledger tbody tr:not(.ledger-claim)"));
+  const figures = Array.from(document.querySelectorAll("article figure"));
+  return {
+    rows: rows.length,
+    unbadged: rows.filter(row => row.querySelectorAll(".verdict").length !== 1).map(row => row.textContent.slice(0, 60)),
+    uncaptioned: figures.filter(f => !/Fig\\. ?\\d/.test((f.querySelector("figcaption") || {}).textContent || ""))
+                        .map(f => f.outerHTML.slice(0, 80)),
+    figures: figures.length,
+    nan: Array.from(document.querySelectorAll("article td, article th"))
+              .filter(cell => /^\\s*nan\\s*$/i.test(cell.textContent)).length,
+    sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  };
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_summary_is_a_claims_ledger_at_a_desk_and_on_a_phone(width: int, server: str, browser: BrowserContext):
+    from companion import summary
+
+    page, problems = _open(browser, server + "summary.html")
+    try:
+        page.set_viewport_size({"width": width, "height": 844})
+        page.wait_for_timeout(300)
+        found = page.evaluate(_LEDGER)
+        page.screenshot(path=SCREENSHOTS / f"summary-{width}px.png", full_page=True)
+    finally:
+        page.close()
+    assert not problems, "\n".join(problems)
+    assert found["rows"] == len(summary.ledger()), "one ledger row per claim and setting"
+    assert not found["unbadged"], found["unbadged"]
+    assert found["figures"] >= 3 and not found["uncaptioned"], found["uncaptioned"]
+    assert found["nan"] == 0
+    assert found["sideways"] <= 1, f"the page scrolls sideways by {found['sideways']} px at {width} px"

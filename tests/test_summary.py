@@ -10,7 +10,8 @@ from companion import summary
 from companion.evidence import (EFFECT, MEASUREMENT, NOT_RUN, NOT_TESTED, REPRODUCED, VERDICTS, VERIFICATION,
                                 Claim, Finding, paired_finding)
 
-EFFECT_CLAIM = Claim("toy/effect", "Toy (2020)", "the method helps", "+2.0 nats (Table 1)", "paired t")
+EFFECT_CLAIM = Claim("toy/effect", "Toy (2020)", "the method helps", "+2.0 nats (Table 1)", "paired t",
+                     quote="it helps & <works>", unit="nats")
 IDENTITY = Claim("toy/identity", "Toy (2020)", "an identity holds", "stated", "closed form", VERIFICATION)
 TIMING = Claim("toy/speed", "Toy (2020)", "it runs 2× faster on 2 GPUs", "2.0×", "≥ 0.9 × 2.0", MEASUREMENT)
 UNTESTED = Claim("toy/premise", "Toy (2020)", "the cut is nearly free", "stated", "paired t")
@@ -20,6 +21,7 @@ def _fake(findings_by_scale):
     module = ModuleType("toy_evidence")
     module.CLAIMS = (EFFECT_CLAIM, IDENTITY, TIMING, UNTESTED)
     module.findings = lambda scale, runs=None: findings_by_scale.get(scale, [])
+    module.section = lambda finding: f"toy-{finding.scale}"
     return module
 
 
@@ -79,3 +81,39 @@ def test_the_real_ledger_has_a_row_per_declared_claim_and_known_verdicts():
     table = summary.ledger()
     assert {claim.key for claim in summary.declared_claims()} == set(table["key"])
     assert set(table["verdict"]) <= set(VERDICTS)
+
+
+def test_the_ledger_html_has_a_badge_a_link_and_no_nan_per_row(fake):
+    fake({"cpu-long": [paired_finding(EFFECT_CLAIM, "cpu-long", "mnist5k", [2.0, 2.2, 1.9]),
+                       Finding(IDENTITY, "cpu-long", "6 fits", 6, passed=True)]})
+    table = summary.ledger()
+    page = summary.ledger_html(table)
+    assert page.count("<tr>") == len(table) + 1  # the column heads and one row per claim and setting
+    assert page.count('<tr class="ledger-claim">') == table["claim"].nunique()  # each claim heads its rows
+    assert page.count('class="verdict verdict-') == len(table)
+    assert '<span class="verdict verdict-reproduced">reproduced</span>' in page
+    assert '<span class="verdict verdict-not-run">not run</span>' in page
+    assert 'href="notebooks/toy.html#toy-cpu-long"' in page  # the section that decides it
+    assert 'href="notebooks/toy.html"' in page  # a claim not run links to its chapter
+    assert "nan" not in page.lower() and "&lt;works&gt;" in page  # text is escaped
+
+
+def test_the_forest_plot_draws_each_tested_effect_with_its_t_interval(fake):
+    fake({"cpu-long": [paired_finding(EFFECT_CLAIM, "cpu-long", "mnist5k", [2.0, 2.2, 1.9])]})
+    table = summary.ledger()
+    figure = summary.forest_plot(table)
+    (ax,) = figure.axes
+    (line, caps, (bars,)) = ax.containers[0]
+    assert line.get_xdata()[0] == pytest.approx(2.0333, abs=1e-3)
+    # t(0.975, 2) = 4.303, sd 0.153, 3 seeds: half-width 0.380
+    assert summary.interval(2.0333, 0.15275, 3) == pytest.approx(0.3796, abs=1e-3)
+    assert bars.get_segments()[0][:, 0] == pytest.approx([2.0333 - 0.3796, 2.0333 + 0.3796], abs=1e-3)
+    assert math.isnan(summary.interval(1.0, 0.5, 1))
+    fake({"cpu-long": [Finding(IDENTITY, "cpu-long", "6 fits", 6, passed=True)]})
+    assert summary.forest_plot(summary.ledger()) is None  # nothing tested over seeds
+
+
+def test_every_verdict_has_a_colour_and_a_meaning():
+    assert set(summary.VERDICT_COLOURS) == set(summary.VERDICT_MEANINGS) == set(VERDICTS)
+    legend = summary.legend_html()
+    assert all(summary.badge(verdict) in legend for verdict in VERDICTS)

@@ -73,6 +73,10 @@ class Claim:
     rule: str
     #: EFFECT, VERIFICATION or MEASUREMENT
     kind: str = EFFECT
+    #: the research summary's own words the claim rests on (empty where it has none)
+    quote: str = ""
+    #: the unit of the finding's effect, for plots (e.g. "nats of log p(x)")
+    unit: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -106,6 +110,8 @@ class Finding:
     passed: bool | None = None
     #: where our setting differs from the paper's in a way a reader must know (shown beside it)
     caveat: str = ""
+    #: the paper's own effect on the same comparison, in the effect's unit (NaN where it has none)
+    paper_effect: float = math.nan
 
 
 @dataclass(frozen=True)

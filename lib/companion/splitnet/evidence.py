@@ -99,21 +99,32 @@ SAME_ERROR = Claim(
     f"non-inferiority with seeds as the unit: per seed, the margin ({100 * RELATIVE_MARGIN:.1f}% of that "
     f"seed's baseline error, the paper's worst increase relative to its baseline) less SplitNet's error "
     f"increase over the baseline; a two-sided paired t-test over seeds that its mean is zero; not "
-    f"tested where the cut costs more than {CUT_COST_LIMIT:g} points")
+    f"tested where the cut costs more than {CUT_COST_LIMIT:g} points",
+    quote="SplitNet: learning to semantically split deep networks for parameter reduction and model "
+          "parallelization", unit="points of error (margin less increase)")
 LEARNED_BEATS_RANDOM = Claim(
     "splitnet/learned-beats-random", PAPER, "learned groups beat random groups (SplitNet vs SplitNet-R)",
     f"learned better in {_REPORTED['learned_wins']} of {_REPORTED['splits']} splits "
     "(WRN-16-8, CIFAR-100; Kim et al. 2017, Table 1)",
     "seeds as the unit: per seed SplitNet-R's error less SplitNet's, a two-sided paired t-test over "
     f"seeds; not tested where the cut costs more than {CUT_COST_LIMIT:g} points or SplitNet-R is not "
-    "SplitNet's pipeline with the assignment frozen to random groups")
+    "SplitNet's pipeline with the assignment frozen to random groups",
+    quote="Split layers into a tree structure through learning", unit="points of test error")
 DEEP_SPLIT_SPEEDUP = Claim(
     "splitnet/deep-split-speedup", PAPER, f"a deep split runs {PAPER_SPEEDUP:.2f}× faster on 2 devices",
     f"{PAPER_SPEEDUP:.2f}× on 2 TITAN X GPUs (Kim et al. 2017, Table 5)",
     f"the fastest pass of the pipelined deep split on two CPU processes ≥ {SPEED_SHARE:g} × the "
-    "paper's speed-up (a CPU timing of a GPU claim)", MEASUREMENT)
+    "paper's speed-up (a CPU timing of a GPU claim)", MEASUREMENT,
+    quote="Place branches on separate GPUs for efficient parallelization")
 #: The paper's claims as this chapter decides them, declared once (see :mod:`companion.evidence`).
 CLAIMS: tuple[Claim, ...] = (SAME_ERROR, LEARNED_BEATS_RANDOM, DEEP_SPLIT_SPEEDUP)
+
+
+def section(finding: Finding) -> str:
+    """The label of the chapter's section that decides ``finding`` (the summary links to it)."""
+    if finding.claim.key == DEEP_SPLIT_SPEEDUP.key:
+        return "splitnet-table-5"
+    return "splitnet-evidence-cpu-long" if finding.scale == "cpu-long" else "splitnet-decisions"
 
 
 def encode_partition(partition: torch.Tensor) -> str:

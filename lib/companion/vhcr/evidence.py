@@ -251,10 +251,21 @@ _RULE = (f"per seed, the log-ratio of the two test KLs per word; {RULE}; not tes
 #: The paper's claims as this chapter decides them, declared once (see :mod:`companion.evidence`).
 CLAIMS: tuple[Claim, ...] = (
     Claim("vhcr/vhred-collapses-vhcr-does-not", PAPER, "VHRED collapses while VHCR's z_conv does not",
-          f"{_paper_kl()}; VHRED's collapse stated", _RULE),
+          f"{_paper_kl()}; VHRED's collapse stated", _RULE,
+          quote="RNN+VAE suffers from uninformative latent variables [...] Hierarchical latent variable "
+                "model: efficient coding by sharing global information", unit="log ratio of test KLs"),
     Claim("vhcr/utterance-drop-keeps-zconv", PAPER, "utterance drop keeps z_conv in use",
-          "stated (ablation table not available to us)", _RULE),
+          "stated (ablation table not available to us)", _RULE,
+          quote="Regularize the autoregressive power of RNNs: randomly drop hidden states of encoder RNN",
+          unit="log ratio of test KLs"),
 )
+
+
+def section(finding: Finding) -> str:
+    """The label of the chapter's section that decides ``finding`` (the summary links to it)."""
+    if finding.setting.startswith("designed corpus"):
+        return "vhcr-designed"
+    return "vhcr-evidence-cpu-long" if finding.scale == "cpu-long" else "vhcr-decisions"
 
 
 @dataclass(frozen=True)
