@@ -251,17 +251,26 @@ def with_gaps(rows: list[dict[str, Any]], gap: pd.DataFrame) -> list[dict[str, A
 
 def recorded_gaps(runs: pd.DataFrame) -> pd.DataFrame:
     """The gap decomposition of every recorded run that kept it (:func:`with_gaps`), one row per
-    likelihood, model and split: the mean over the runs (``runs`` counts them), nats per image."""
+    likelihood, model and split: the mean over the runs (``runs`` counts them) of the gap
+    table's numbers, log p(x) for each K included, nats per image."""
     rows = []
     for split in ("train", "test"):
         columns = {f"{split}_{name}": column for column, name in GAP_RECORDED.items()}
         if next(iter(columns)) not in runs:
             continue
         kept = runs.dropna(subset=[next(iter(columns))])
+        samples = {name: f"log p(x), K={name.rsplit('_k', 1)[1]}" for name in runs.columns
+                   if name.startswith(f"{split}_gap_log_px_k")}
         for (likelihood, model, steps), group in kept.groupby(["param_likelihood", "model", "steps"], sort=False):
             rows.append({"likelihood": likelihood, "model": model_label(model, steps), "split": split,
-                         "runs": len(group), **{column: group[name].mean() for name, column in columns.items()}})
-    return pd.DataFrame(rows)
+                         "runs": len(group), **{column: group[name].mean()
+                                                for name, column in {**columns, **samples}.items()}})
+    if not rows:
+        return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    first = {key: rank for rank, key in enumerate(dict.fromkeys(zip(frame["likelihood"], frame["model"])))}
+    order = frame.apply(lambda row: (first[(row["likelihood"], row["model"])], row["split"] == "test"), axis=1)
+    return frame.loc[order.sort_values().index].reset_index(drop=True)
 
 
 def model_label(model: str, steps: int) -> str:

@@ -271,18 +271,46 @@ def seed_gains(runs: pd.DataFrame) -> Figure:
 
 
 def inference_gaps(table: pd.DataFrame) -> Figure:
-    """Stacked bars per model and split (:func:`~companion.vlae.experiments.gap_table`): the
+    """Stacked bars per model and split (:func:`~companion.vlae.experiments.gap_table`, or
+    :func:`~companion.vlae.experiments.recorded_gaps` with a panel per likelihood): the
     amortisation gap ELBO(q*) − ELBO(q) below, the approximation gap log p(x) − ELBO(q*) above;
     their sum is log p(x) − ELBO(q)."""
-    fig, ax = plt.subplots(figsize=(7, 3.4))
-    labels = [f"{model}\n{split}" for model, split in zip(table["model"], table["split"])]
-    positions = np.arange(len(table))
-    ax.bar(positions, table["amortisation gap"], color="tab:gray", label="amortisation: ELBO(q*) − ELBO(q)")
-    ax.bar(positions, table["approximation gap"], bottom=table["amortisation gap"].clip(lower=0),
-           color="tab:red", alpha=0.7, label="approximation: log p(x) − ELBO(q*)")
-    ax.set_xticks(positions, labels, fontsize=8)
-    ax.set_ylabel("nats per image")
-    ax.axhline(0, color="k", lw=0.8)
-    ax.legend(fontsize=8)
+    panels = list(table.groupby("likelihood", sort=False)) if "likelihood" in table else [("", table)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 3.4), squeeze=False)
+    for ax, (likelihood, part) in zip(axes[0], panels):
+        labels = [f"{model}\n{split}" for model, split in zip(part["model"], part["split"])]
+        positions = np.arange(len(part))
+        ax.bar(positions, part["amortisation gap"], color="tab:gray", label="amortisation: ELBO(q*) − ELBO(q)")
+        ax.bar(positions, part["approximation gap"], bottom=part["amortisation gap"].clip(lower=0),
+               color="tab:red", alpha=0.7, label="approximation: log p(x) − ELBO(q*)")
+        ax.set_xticks(positions, labels, fontsize=8)
+        ax.set_ylabel("nats per image")
+        ax.axhline(0, color="k", lw=0.8)
+        ax.legend(fontsize=8)
+        if likelihood:
+            ax.set_title(likelihood, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def recorded_learning_curves(runs: pd.DataFrame) -> Figure:
+    """Training-slice (dashed) and test (solid) ELBO per epoch of every model of the recorded
+    runs that kept them, one panel per likelihood; each model in its colour (:data:`COLORS`)."""
+    kept = runs.dropna(subset=["test_elbo_by_epoch"]) if "test_elbo_by_epoch" in runs else runs.iloc[:0]
+    likelihoods = list(dict.fromkeys(kept["param_likelihood"]))
+    fig, axes = plt.subplots(1, max(len(likelihoods), 1), figsize=(6 * max(len(likelihoods), 1), 3.6), squeeze=False)
+    names = {title: name for name, title in TITLES.items()}
+    for ax, likelihood in zip(axes[0], likelihoods):
+        for _, row in kept[kept["param_likelihood"] == likelihood].drop_duplicates(["model", "steps"]).iterrows():
+            colour = COLORS[names[row["model"]]]
+            epochs = np.arange(1, len(row["test_elbo_by_epoch"]) + 1)
+            label = model_label(row["model"], row["steps"])
+            ax.plot(epochs, row["test_elbo_by_epoch"], color=colour, label=f"{label}, test")
+            ax.plot(epochs, row["train_elbo_by_epoch"], color=colour, linestyle="--", linewidth=0.9)
+        ax.set_title(f"{likelihood} (dashed: training slice)", fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("ELBO, nats per image")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
