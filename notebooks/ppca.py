@@ -17,7 +17,16 @@
 
 # %% [markdown]
 # # Why a diagonal posterior picks orthogonal directions
-#
+
+# %% tags=["remove-input"]
+# the claims this chapter decides, as the summary page shows them (from the recorded runs)
+from IPython.display import HTML
+
+from companion.summary import key_results_html
+
+HTML(key_results_html("ppca"))
+
+# %% [markdown]
 # The last slide of the research summary makes a three-step claim about probabilistic PCA
 # (PPCA) {cite}`tipping1999ppca`, whose exact posterior is
 # $p(z\mid x) = \mathcal{N}\big(\sigma^{-2}\Sigma W^\top(x-b),\ \Sigma\big)$ with

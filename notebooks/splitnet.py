@@ -17,7 +17,16 @@
 
 # %% [markdown]
 # # SplitNet: learning to split a network into independent branches
-#
+
+# %% tags=["remove-input"]
+# the claims this chapter decides, as the summary page shows them (from the recorded runs)
+from IPython.display import HTML
+
+from companion.summary import key_results_html
+
+HTML(key_results_html("splitnet"))
+
+# %% [markdown]
 # A wide network that classifies many classes spends most of its parameters in its top layers,
 # where every feature talks to every other feature and to every class. SplitNet
 # {cite}`kim2017splitnet` asks whether those top layers can be cut into a *tree of branches*:

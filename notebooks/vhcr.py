@@ -17,7 +17,16 @@
 
 # %% [markdown]
 # # VHCR: a hierarchical latent structure for conversations
-#
+
+# %% tags=["remove-input"]
+# the claims this chapter decides, as the summary page shows them (from the recorded runs)
+from IPython.display import HTML
+
+from companion.summary import key_results_html
+
+HTML(key_results_html("vhcr"))
+
+# %% [markdown]
 # A conversation model assigns a probability to a whole conversation $x_1, \dots, x_n$ (each
 # $x_t$ a turn of words). **HRED** {cite}`serban2016hred` encodes every turn with a GRU, runs a
 # *context* GRU over the turn encodings and decodes the next turn from the context state.
@@ -121,6 +130,42 @@ use_threads(1 if torch_device.type == "cpu" else 0)
 pd.set_option("display.float_format", "{:.4g}".format)
 pd.set_option("display.max_colwidth", 90)
 started = time.perf_counter()
+
+# %% [markdown]
+# ## The three models
+#
+# {numref}`fig-vhcr-models` draws what each model assumes generates a conversation, and
+# {numref}`fig-utterance-drop` what utterance drop does to one training conversation.
+
+# %% tags=["remove-input"]
+from myst_nb import glue
+
+from companion.vhcr import figures
+
+for name, figure in [("vhcr_graphical_models", figures.graphical_models()),
+                     ("vhcr_utterance_drop", figures.utterance_drop())]:
+    glue(name, figure, display=False)
+    plt.close(figure)
+
+# %% [markdown]
+# ```{glue:figure} vhcr_graphical_models
+# :name: fig-vhcr-models
+#
+# HRED, VHRED and VHCR as generative models over three turns. Squares: the context RNN's
+# state $h_t$, a deterministic summary of the turns before $t$ (dashed: the previous turn is read
+# into it); grey: the observed turns $x_t$; open circles: latent variables. VHRED adds $z_t$
+# per turn; VHCR adds $z_{conv}$ (purple), on which the context and every $z_t$ depend (the
+# decoder reads it too; those edges are left out for legibility).
+# ```
+#
+# ```{glue:figure} vhcr_utterance_drop
+# :name: fig-utterance-drop
+#
+# Utterance drop during training: the context RNN reads each turn's encoding, except at
+# randomly chosen turns (here 2 and 5, each dropped with probability `utterance_drop`), where it
+# reads one learned vector $h_{unk}$ instead. The decoder can no longer count on the exact
+# history, which leaves $z_{conv}$ something to carry.
+# ```
 
 # %% [markdown]
 # ## Data
@@ -389,8 +434,6 @@ evidence.seed_spread(long_seeds)
 # tested; dotted: the collapse threshold below):
 
 # %%
-from myst_nb import glue
-
 from companion.plotting import SEED_POINTS_CAPTION
 
 glue("vhcr_seed_points_caption", SEED_POINTS_CAPTION, display=False)

@@ -117,3 +117,12 @@ def test_every_verdict_has_a_colour_and_a_meaning():
     assert set(summary.VERDICT_COLOURS) == set(summary.VERDICT_MEANINGS) == set(VERDICTS)
     legend = summary.legend_html()
     assert all(summary.badge(verdict) in legend for verdict in VERDICTS)
+
+
+def test_a_chapter_opens_with_its_own_claims_decided(fake):
+    fake({"cpu-long": [paired_finding(EFFECT_CLAIM, "cpu-long", "mnist5k", [2.0, 2.2, 1.9])]})
+    box = summary.key_results_html("toy")
+    assert box.count("<li>") == 4  # the toy chapter's four claims
+    assert '<span class="verdict verdict-reproduced">reproduced</span> <strong>the method helps</strong>' in box
+    assert box.count('href="#toy-cpu-long"') == 1  # claims not run have no section to link to
+    assert summary.key_results_html("other").count("<li>") == 0

@@ -171,3 +171,26 @@ def test_the_logit_transform_is_refused_for_binary_pixels():
     with pytest.raises(ParameterError, match="logit_transform=True"):
         resolve(PROFILES, "cpu", likelihood="bernoulli", dataset="mnist5k", logit_transform=True)
     assert resolve(PROFILES, "cpu", logit_transform=True).record()["logit_transform"] is True
+
+
+def test_table1_in_the_papers_layout_with_our_paper_scale_runs_and_not_run_elsewhere(tmp_path):
+    from companion import paper
+    from companion.config import resolve
+    from companion.results import load_runs, record_run
+    from companion.vlae.experiments import our_table1, paper_table1
+    from companion.vlae.settings import PROFILES
+
+    reported = paper.reported("vlae_table1")
+    printed = paper_table1(reported)
+    assert list(printed.columns) == ["MNIST", "OMNIGLOT", "FashionMNIST", "SVHN", "CIFAR10", "MNIST (Bernoulli)"]
+    assert printed.loc["VLAE (T=8)", "OMNIGLOT"] == 380.7 and printed.loc["VAE", "MNIST (Bernoulli)"] == -96.73
+    assert len(printed) == 13 and not printed.isna().any().any()  # every cell of the paper's table
+    for seed, shift in enumerate((0.0, 2.0)):
+        params = resolve(PROFILES, "paper", dataset="svhn", steps=4, seed=seed, models="vae,vlae")
+        record_run("vlae", params.record(), [{"model": "VAE", "steps": 0, "log_px": 4500.0 + shift},
+                                             {"model": "VLAE", "steps": 4, "log_px": 4700.0 + shift}],
+                   wall_time_s=1.0, device="cuda", directory=tmp_path)
+    ours = our_table1(load_runs("vlae", tmp_path, profile="paper"), reported)
+    assert ours.shape == printed.shape
+    assert ours.loc["VLAE (T=4)", "SVHN"] == "4701.0 ± 1.4 (2)" and ours.loc["VAE", "SVHN"] == "4501.0 ± 1.4 (2)"
+    assert (ours.drop(columns="SVHN") == "not run").all().all()

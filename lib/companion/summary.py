@@ -225,3 +225,22 @@ def rules_html(paper: str) -> str:
     items = "".join(f"<li><em>{html.escape(claim.sentence)}</em>: {html.escape(claim.rule)}.</li>"
                     for claim in declared_claims() if claim.paper == paper)
     return f"<details><summary>How each claim is decided</summary><ul>{items}</ul></details>"
+
+
+def key_results_html(chapter: str) -> str:
+    """A chapter's key results (HTML, for the box that opens it): each of its claims and
+    settings at the strongest scale with runs, as on the summary page, with the verdict badge,
+    our effect and a link to the section of the page that decides it."""
+    table = ledger()
+    rows = table[table["key"].str.startswith(f"{chapter}/")]
+    def link(section: str) -> str:
+        anchor = section.partition("#")[2]
+        return f' <a href="#{html.escape(anchor)}">how it is decided</a>' if anchor else ""
+
+    items = "".join(
+        f'<li>{badge(row["verdict"])} <strong>{html.escape(row["claim"])}</strong>'
+        f' ({html.escape(row["tested on"])}, {html.escape(row["scale"])}): {html.escape(row["ours"])}'
+        f'{link(row["section"])}</li>' for _, row in rows.iterrows())
+    return ('<div class="admonition key-results"><p class="admonition-title">Key results</p>'
+            f'<ul>{items}</ul><p>Every claim of the book, decided by one rule: '
+            '<a href="../summary.html">What reproduces</a>.</p></div>')

@@ -389,6 +389,40 @@ def paper_value(paper: pd.DataFrame, model: str, steps: int, dataset: str, likel
     return float(match["log_px"].iloc[0]) if len(match) else float("nan")
 
 
+#: Table 1's columns in the paper's order: (data set, likelihood) → the column's name.
+TABLE1_COLUMNS = {("mnist", "gaussian"): "MNIST", ("omniglot", "gaussian"): "OMNIGLOT",
+                  ("fashion_mnist", "gaussian"): "FashionMNIST", ("svhn", "gaussian"): "SVHN",
+                  ("cifar10", "gaussian"): "CIFAR10", ("mnist", "bernoulli"): "MNIST (Bernoulli)"}
+
+
+def paper_table1(paper: pd.DataFrame) -> pd.DataFrame:
+    """The paper's Table 1 as it prints it: a row per model and T (its order), a column per data
+    set (:data:`TABLE1_COLUMNS`), test log p(x)."""
+    frame = paper.assign(row=[model_label(model, steps) for model, steps in zip(paper["model"], paper["steps"])],
+                         column=[TABLE1_COLUMNS[key] for key in zip(paper["dataset"], paper["likelihood"])])
+    table = frame.pivot(index="row", columns="column", values="log_px")
+    table = table.loc[list(dict.fromkeys(frame["row"])), list(TABLE1_COLUMNS.values())]
+    table.index.name, table.columns.name = "model", None
+    return table
+
+
+def our_table1(runs: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
+    """Our runs of the paper's own data sets in Table 1's layout (:func:`paper_table1`): "mean ±
+    sd (seeds)" of test log p(x) per cell, "not run" where no run is recorded."""
+    table = paper_table1(paper).astype(object)
+    table.loc[:, :] = "not run"
+    if len(runs):
+        stats = seed_statistics(runs)
+        for _, row in stats.iterrows():
+            column = TABLE1_COLUMNS.get((row["dataset"], row["likelihood"]))
+            label = model_label(row["model"], row["steps"])
+            if column is None or label not in table.index:
+                continue
+            spread = f" ± {row['sd']:.1f}" if row["seeds"] > 1 else ""
+            table.loc[label, column] = f"{row['mean']:.1f}{spread} ({int(row['seeds'])})"
+    return table
+
+
 def table1_comparison(runs: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
     """Table 1 side by side: ours (mean and sd over seeds) and the paper's, with gains over the
     VAE; the absolute gap only where our data set is the paper's own."""
