@@ -80,7 +80,7 @@ def test_a_runs_gap_decomposition_survives_its_record(tmp_path):
 
     from companion.config import resolve
     from companion.results import load_runs, record_run
-    from companion.vlae.experiments import per_seed, recorded_gaps, with_gaps
+    from companion.vlae.experiments import per_seed, recorded_gaps, retrained_agreement, with_gaps
     from companion.vlae.settings import PROFILES
 
     gap = pd.DataFrame([
@@ -93,11 +93,14 @@ def test_a_runs_gap_decomposition_survives_its_record(tmp_path):
                      for examples in (100, 200))
     assert "gap_examples" not in plain.record() and gapped.record()["gap_examples"] == 200
     record_run("vlae", plain.record(), rows, wall_time_s=1.0, device="cpu", directory=tmp_path)
-    record_run("vlae", gapped.record(), with_gaps(rows, gap), wall_time_s=1.0, device="cpu",
+    again = [rows[0], {**rows[1], "log_px": 12.5}]  # the re-trained VLAE lands half a nat higher
+    record_run("vlae", gapped.record(), with_gaps(again, gap), wall_time_s=1.0, device="cpu",
                directory=tmp_path)
     runs = load_runs("vlae", tmp_path)
     table = recorded_gaps(runs).set_index(["model", "split"])
     assert table.loc[("VLAE (T=4)", "test"), "amortisation gap"] == 2.0
     assert table.loc[("VAE", "train"), "ELBO(q*)"] == 9.0
-    assert (table["runs"] == 1).all() and len(table) == 4
+    assert (table["runs"] == 1).all() and (table["images"] == 200).all() and len(table) == 4
     assert len(per_seed(runs)) == 2  # the plain run's two models, not the re-trained seed's
+    agreement = retrained_agreement(runs).set_index("model")
+    assert list(agreement["difference"]) == [0.0, 0.5] and agreement.loc["VLAE (T=4)", "recorded"] == 12.0

@@ -251,26 +251,52 @@ def with_gaps(rows: list[dict[str, Any]], gap: pd.DataFrame) -> list[dict[str, A
 
 def recorded_gaps(runs: pd.DataFrame) -> pd.DataFrame:
     """The gap decomposition of every recorded run that kept it (:func:`with_gaps`), one row per
-    likelihood, model and split: the mean over the runs (``runs`` counts them) of the gap
-    table's numbers, log p(x) for each K included, nats per image."""
+    likelihood, model, number of images (``gap_examples``) and split: the mean over the runs
+    (``runs`` counts them) of the gap table's numbers, log p(x) for each K included, nats per image."""
     rows = []
     for split in ("train", "test"):
         columns = {f"{split}_{name}": column for column, name in GAP_RECORDED.items()}
         if next(iter(columns)) not in runs:
             continue
         kept = runs.dropna(subset=[next(iter(columns))])
+        images = (kept["param_gap_examples"] if "param_gap_examples" in kept else pd.Series(float("nan"), kept.index))
+        # runs that do not record gap_examples had the value it was added with
+        kept = kept.assign(images=images.fillna(VLAESettings.ADDED_LATER["gap_examples"]).astype(int))
         samples = {name: f"log p(x), K={name.rsplit('_k', 1)[1]}" for name in runs.columns
                    if name.startswith(f"{split}_gap_log_px_k")}
-        for (likelihood, model, steps), group in kept.groupby(["param_likelihood", "model", "steps"], sort=False):
+        for (likelihood, model, steps, count), group in kept.groupby(
+                ["param_likelihood", "model", "steps", "images"], sort=False):
             rows.append({"likelihood": likelihood, "model": model_label(model, steps), "split": split,
-                         "runs": len(group), **{column: group[name].mean()
+                         "images": count, "runs": len(group), **{column: group[name].mean()
                                                 for name, column in {**columns, **samples}.items()}})
     if not rows:
         return pd.DataFrame(rows)
     frame = pd.DataFrame(rows)
-    first = {key: rank for rank, key in enumerate(dict.fromkeys(zip(frame["likelihood"], frame["model"])))}
-    order = frame.apply(lambda row: (first[(row["likelihood"], row["model"])], row["split"] == "test"), axis=1)
+    keys = list(zip(frame["likelihood"], frame["model"], frame["images"]))
+    first = {key: rank for rank, key in enumerate(dict.fromkeys(keys))}
+    order = pd.Series([(first[key], split == "test") for key, split in zip(keys, frame["split"])], frame.index)
     return frame.loc[order.sort_values().index].reset_index(drop=True)
+
+
+def retrained_agreement(runs: pd.DataFrame) -> pd.DataFrame:
+    """Each model of a run that re-trained a seed to record its gaps (``gap_examples`` set) beside
+    the same seed's earlier record of the same setting (:func:`per_seed`'s): test log p(x) of
+    both and their difference, which is zero when training is reproducible across the commits."""
+    if "param_gap_examples" not in runs:
+        return pd.DataFrame(columns=["likelihood", "model", "seed", "recorded", "re-trained", "difference"])
+    earlier = per_seed(runs).set_index(["setting", "model", "steps", "seed"])["log_px"]
+    again = runs[runs["param_gap_examples"].notna()].reset_index(drop=True)
+    setting_columns = [column for column in again.columns if column.startswith("param_")
+                       and column.removeprefix("param_") not in VARYING] + ["profile"]
+    again["setting"] = again[setting_columns].apply(setting_label, axis=1)
+    rows = []
+    for _, row in again.iterrows():
+        key = (row["setting"], row["model"], int(row["steps"]), row["param_seed"])
+        if key in earlier.index:
+            rows.append({"likelihood": row["param_likelihood"], "model": model_label(row["model"], row["steps"]),
+                         "seed": row["param_seed"], "recorded": earlier[key], "re-trained": row["log_px"],
+                         "difference": row["log_px"] - earlier[key]})
+    return pd.DataFrame(rows, columns=["likelihood", "model", "seed", "recorded", "re-trained", "difference"])
 
 
 def model_label(model: str, steps: int) -> str:
