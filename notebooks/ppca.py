@@ -360,7 +360,7 @@ experiments.recorded_nonlinear_table(runs)
 
 # %%
 long_seeds = evidence.seed_frame(planned_records("ppca", "cpu-long"))
-print(coverage_sentence(coverage("ppca", "cpu-long"), "cpu-long"))
+display(Markdown(coverage_sentence(coverage("ppca", "cpu-long"), "cpu-long")))
 
 # %% tags=["full-width"]
 evidence.spread_table(long_seeds) if not long_seeds.empty else Markdown("*No `cpu-long` record yet.*")

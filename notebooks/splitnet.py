@@ -95,7 +95,7 @@ import time
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 from myst_nb import glue
 
 from companion import paper, results
@@ -432,8 +432,8 @@ plt.show()
 
 # %%
 difference = experiments.multi_device_difference(split, data.test_images, params.devices)
-print(f"devices {list(params.devices)}: largest |logit difference| from one device "
-      f"{'< 1e-5' if difference < 1e-5 else f'= {difference:.2e}'}")
+Markdown(f"Devices {list(params.devices)}: largest \\|logit difference\\| from one device "
+         f"{'< 1e-5' if difference < 1e-5 else f'= {difference:.2e}'}.")
 
 # %% [markdown]
 # Speed-ups come from `benchmarks/splitnet_parallel.py` ({py:mod}`companion.splitnet.speed`):
@@ -509,11 +509,12 @@ settings_grid_seeds = GRID["cpu-long"]["seed"]
 long_runs = results.load_runs("splitnet", profile="cpu-long", keys=planned_keys("splitnet", "cpu-long"))
 long_earlier = results.load_runs("splitnet", profile="cpu-long")["run_id"].nunique() - long_runs["run_id"].nunique()
 long_plan = coverage("splitnet", "cpu-long")
-print(f"cpu-long: {long_params.dataset}, WRN-{long_params.depth}-{long_params.width}, tree "
-      f"{long_params.groups}, γ = {long_params.gammas}, grouping from the {long_params.grouping_init}, "
-      f"R_D from epoch {round(long_params.gamma_ramp * long_params.epochs)} of {long_params.epochs}; "
-      f"seeds {settings_grid_seeds}")
-print(coverage_sentence(long_plan, "cpu-long"), f"{long_earlier} record(s) of earlier settings left out.")
+display(Markdown(
+    f"`cpu-long`: {long_params.dataset}, WRN-{long_params.depth}-{long_params.width}, tree "
+    f"{long_params.groups}, γ = {long_params.gammas}, grouping from the {long_params.grouping_init}, "
+    f"R_D from epoch {round(long_params.gamma_ramp * long_params.epochs)} of {long_params.epochs}; "
+    f"seeds {settings_grid_seeds}. " + coverage_sentence(long_plan, "cpu-long")
+    + f" {long_earlier} record(s) of earlier settings left out."))
 display(long_plan)
 long_phases = schedules(long_params)
 pd.DataFrame({model: [f"{long_phases[name].epochs} epochs, lr {long_phases[name].lr:g} ×0.1 at epochs "
