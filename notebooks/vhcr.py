@@ -111,6 +111,7 @@ import time
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import Markdown, display
 
 from companion.config import resolve_device
 from companion.evidence import decide, decision_frame
@@ -423,7 +424,7 @@ from companion.reproduce.plan import coverage, coverage_sentence
 
 all_long_runs = load_runs("vhcr", profile="cpu-long", keys=planned_keys("vhcr", "cpu-long"))
 long_runs = evidence.of_dataset(all_long_runs, "chitchat")
-print(coverage_sentence(coverage("vhcr", "cpu-long"), "cpu-long"))
+display(Markdown(coverage_sentence(coverage("vhcr", "cpu-long"), "cpu-long")))
 long_seeds = evidence.per_seed(long_runs)
 evidence.seed_spread(long_seeds)
 
@@ -482,7 +483,7 @@ chitchat_decisions = [d for d in long_decisions if d.finding.setting == "chitcha
 decision_frame(chitchat_decisions)
 
 # %%
-print(evidence.decision_text(chitchat_decisions))
+display(Markdown(evidence.decision_text(chitchat_decisions)))
 
 # %% [markdown]
 # ### What keeps z_conv in use on Chit-Chat? A pilot
@@ -500,7 +501,7 @@ display_pilot = kl_pilot.round(4)
 display_pilot
 
 # %%
-print(evidence.kl_pilot_verdict(kl_pilot))
+display(Markdown(evidence.kl_pilot_verdict(kl_pilot)))
 
 # %% [markdown]
 # (vhcr-designed)=
@@ -626,7 +627,7 @@ designed_decisions = [d for d in long_decisions if d.finding.setting != "chitcha
 decision_frame(designed_decisions)
 
 # %%
-print(evidence.decision_text(designed_decisions))
+display(Markdown(evidence.decision_text(designed_decisions)))
 
 # %% [markdown]
 # The grid first planned seeds 0–2. When seeds 0–2 of rates 0.25 and 0.5 and seeds 0–1 of 0.75 had
@@ -672,4 +673,4 @@ decisions = decide(evidence.findings(params.profile, recorded))
 decision_frame(decisions)
 
 # %%
-print(evidence.decision_text(decisions))
+display(Markdown(evidence.decision_text(decisions)))
