@@ -126,6 +126,18 @@ def strongest_baseline(frame: pd.DataFrame, steps: int) -> tuple[str, int] | Non
     return max(rivals, key=lambda key: means[key]) if rivals else None
 
 
+def gains_in_run(frame: pd.DataFrame, first: tuple[str, int]) -> pd.Series | None:
+    """log p(x) of ``first`` (a (model, T)) minus the VAE trained in the same run, per seed
+    (:func:`~companion.vlae.experiments.per_seed`'s ``gain``); None unless every seed's run of
+    ``first`` trained a VAE. A model is compared with the VAE it was trained beside, not with
+    another run's VAE of the same seed."""
+    values = frame.set_index(["model", "steps", "seed"])
+    if first not in values.index.droplevel("seed"):
+        return None
+    gains = values.xs(first, level=["model", "steps"])["gain"]
+    return None if gains.isna().any() else gains.sort_index()
+
+
 def paired_log_px(frame: pd.DataFrame, first: tuple[str, int], second: tuple[str, int]) -> pd.Series:
     """log p(x) of ``first`` minus ``second`` (each a (model, T)) per seed, over the seeds that
     have both; ``frame`` is one setting's :func:`~companion.vlae.experiments.per_seed` table."""
@@ -186,13 +198,14 @@ def setting_findings(scale: str, setting: str, frame: pd.DataFrame) -> list[Find
             missing = f"no {AUTHORS_SAVAE} run" if claim is BEATS_AUTHORS_SAVAE else f"only {model_label(*first)} recorded"
             found.append(Finding(claim, scale, setting, 0, detail=missing))
             continue
-        differences = paired_log_px(frame, first, second).tolist()
+        within = gains_in_run(frame, first) if second == ("VAE", 0) else None
+        differences = (paired_log_px(frame, first, second) if within is None else within).tolist()
         seeds, mean, sd, p = paired_statistics(differences)
         per_seed_text = ", ".join(f"{value:+.2f}" for value in differences)
         detail = (f"{model_label(*first)} over {model_label(*second)}{note}: "
                   f"{describe(mean, sd, seeds, p)} (per seed: {per_seed_text or '—'})")
         finding = paired_finding(claim, scale, setting, differences, detail=detail,
-                                 untested=training_mismatch(frame, first, second),
+                                 untested="" if within is not None else training_mismatch(frame, first, second),
                                  caveat=SAVAE_CAVEAT if second[0] == "SA-VAE" else "")
         found.append(replace(finding, paper_effect=paper_gain(
             frame["param_dataset"].iloc[0], frame["param_likelihood"].iloc[0], first, second)))
