@@ -393,7 +393,7 @@ if {"vae", "vlae"} <= set(params.models):
 from companion.evidence import RULE
 from companion.reproduce.plan import coverage, coverage_sentence, planned_records
 
-print(coverage_sentence(coverage("vlae", "cpu-long"), "cpu-long"))
+display(Markdown(coverage_sentence(coverage("vlae", "cpu-long"), "cpu-long")))
 long_runs = planned_records("vlae", "cpu-long")
 poster = paper.reported("vlae_poster")
 (experiments.long_table(long_runs, reported, poster) if len(long_runs)
@@ -430,11 +430,7 @@ if len(long_runs):
 # which sit about 11 nats higher. Absolute values are not comparable (other networks, data and
 # budget), and neither are the gains: ours are several times the paper's in the Bernoulli column
 # and about one and a half times in the Gaussian one, where our SA-VAE gains as much over the
-# VAE as VLAE does (the paper's SA-VAE gains nothing). That pattern points to an amortisation gap
-# — a small encoder fitted to 4,000 training images — which per-example refinement (SA-VAE's or
-# VLAE's) closes, rather than to the full covariance; it is not measured yet. Runs recorded from
-# now on keep the ELBO on a fixed slice of the training set after every epoch and $\log p(x)$ on
-# it at the end, the numbers that measurement needs.
+# VAE as VLAE does (the paper's SA-VAE gains nothing). The next section measures why.
 #
 # Each claim is decided on paired differences: the two models of a comparison are trained with
 # the same seed, data order and budget, one difference per seed. The rule
@@ -452,6 +448,103 @@ with pd.option_context("display.max_colwidth", None):
 experiments.seed_table(long_runs) if len(long_runs) else Markdown("No `cpu-long` run is recorded yet.")
 
 # %% [markdown]
+# (vlae-gaps-cpu-long)=
+# ### Where the likelihood gap goes at `cpu-long` scale
+#
+# The decomposition of the CPU run above, recorded by `cpu-long` runs: seed 0 of the four models
+# of Table 1 at $T$ = 4, trained again to record it on 200 test and 200 training images, and the
+# VAE and the authors' SA-VAE in the runs that trained them beside VAE+IAF (100 images each, the
+# mean over their seeds). `runs` counts the runs behind a row; nats per image:
+
+# %%
+long_gaps = experiments.recorded_gaps(long_runs)
+quoted = {  # the numbers the text below quotes: (likelihood, model, split, column)
+    "vae_test_amortisation": ("gaussian", "VAE", "test", "amortisation gap"),
+    "vae_train_amortisation": ("gaussian", "VAE", "train", "amortisation gap"),
+    "vae_test_approximation": ("gaussian", "VAE", "test", "approximation gap"),
+    "vlae_test_amortisation": ("gaussian", "VLAE (T=4)", "test", "amortisation gap"),
+    "vlae_test_approximation": ("gaussian", "VLAE (T=4)", "test", "approximation gap"),
+    "savae_test_amortisation": ("gaussian", "SA-VAE (T=4)", "test", "amortisation gap"),
+    "vae_test_best": ("gaussian", "VAE", "test", "ELBO(q*)"),
+    "vlae_test_best": ("gaussian", "VLAE (T=4)", "test", "ELBO(q*)"),
+    "hf_train_log_px": ("gaussian", "VAE+HF (T=4)", "train", "log p(x)"),
+    "vae_train_log_px": ("gaussian", "VAE", "train", "log p(x)"),
+    "hf_train_elbo": ("gaussian", "VAE+HF (T=4)", "train", "ELBO(q)"),
+    "vae_train_elbo": ("gaussian", "VAE", "train", "ELBO(q)"),
+    "hf_test_amortisation": ("gaussian", "VAE+HF (T=4)", "test", "amortisation gap"),
+    "b_vae_test_amortisation": ("bernoulli", "VAE", "test", "amortisation gap"),
+    "b_vlae_test_amortisation": ("bernoulli", "VLAE (T=4)", "test", "amortisation gap"),
+    "b_savae_test_amortisation": ("bernoulli", "SA-VAE (T=4)", "test", "amortisation gap"),
+    "b_vae_test_best": ("bernoulli", "VAE", "test", "ELBO(q*)"),
+    "b_vlae_test_best": ("bernoulli", "VLAE (T=4)", "test", "ELBO(q*)"),
+}
+widest = long_gaps[long_gaps["images"] == long_gaps["images"].max()] if len(long_gaps) else long_gaps
+at = widest.set_index(["likelihood", "model", "split"]) if len(widest) else None
+for name, key in quoted.items():
+    glue(f"long_{name}", float(at.loc[key[:3], key[3]]) if at is not None and key[:3] in at.index else float("nan"),
+         display=False)
+glue("long_k_change", float((widest["log p(x), K=5000"] - widest["log p(x), K=100"]).abs().max())
+     if len(widest) else float("nan"), display=False)
+long_gaps.round(2) if len(long_gaps) else Markdown("No `cpu-long` run has recorded its gaps yet.")
+
+# %%
+if len(long_gaps):
+    figures.inference_gaps(widest)
+    plt.show()
+
+# %% [markdown]
+# On the 200 images of seed 0 (the figure), the numbers say where our gains come from:
+#
+# - **The VAE's test gap is amortisation.** Its encoder's $q$ falls
+#   {glue:text}`long_vae_test_amortisation:.1f` nats short of the best diagonal Gaussian on test
+#   images against {glue:text}`long_vae_train_amortisation:.1f` on training images: an encoder
+#   fitted to 4,000 images does not generalise. The best diagonal Gaussian itself is only
+#   {glue:text}`long_vae_test_approximation:.1f` nats from $\log p(x)$ (the approximation gap), and
+#   the importance-sampled $\log p(x)$ moves by at most {glue:text}`long_k_change:.2f` nats from
+#   $K$ = 100 to 5,000 samples from $q^*$ in any row: the VAE's 25-nat distance between $\log p(x)$
+#   and its ELBO is a real gap, not a biased estimate.
+# - **VLAE closes most of it**: its amortisation gap is {glue:text}`long_vlae_test_amortisation:.1f`
+#   nats and its approximation gap {glue:text}`long_vlae_test_approximation:.1f`, and its decoder is
+#   the better one too (the best Gaussian reaches {glue:text}`long_vlae_test_best:.1f` against the
+#   VAE's {glue:text}`long_vae_test_best:.1f`). Our SA-VAE, which refines each example, cuts the
+#   amortisation gap to {glue:text}`long_savae_test_amortisation:.1f`: per-example refinement, not
+#   the full covariance, is what our Gaussian-column gains measure — which is why they exceed the
+#   paper's (its encoder and data are larger, its amortisation gap smaller) and why our SA-VAE
+#   matches VLAE where the paper's does not.
+# - **In the Bernoulli column the inference gaps are small** (VAE
+#   {glue:text}`long_b_vae_test_amortisation:.1f`, VLAE {glue:text}`long_b_vlae_test_amortisation:.1f`
+#   nats of amortisation); VLAE's gain there is mostly a better decoder (best Gaussian
+#   {glue:text}`long_b_vlae_test_best:.1f` against {glue:text}`long_b_vae_test_best:.1f`), trained with
+#   a tighter bound. SA-VAE's refinement at this step size *widens* its gap
+#   ({glue:text}`long_b_savae_test_amortisation:.1f`): it hardly refines.
+# - **VAE+HF's 16-nat deficit (Gaussian) is not inference and not overfitting**: its gaps on test
+#   images are like the VAE's (amortisation {glue:text}`long_hf_test_amortisation:.1f`), but on the
+#   *training* images its $\log p(x)$ is {glue:text}`long_hf_train_log_px:.1f` against the VAE's
+#   {glue:text}`long_vae_train_log_px:.1f` and its ELBO {glue:text}`long_hf_train_elbo:.1f` against
+#   {glue:text}`long_vae_train_elbo:.1f`: the model trains to a worse optimum in 100 epochs. We have
+#   not found why (no defect shows in its tests: the reflections preserve $\log q$ and
+#   orthogonality); in the Bernoulli column it matches the VAE.
+#
+# The learning curves of seed 0 (test ELBO solid, the fixed training slice dashed; runs recorded
+# before the curves were kept have none):
+
+# %%
+if "test_elbo_by_epoch" in long_runs:
+    figures.recorded_learning_curves(long_runs[long_runs["param_seed"] == 0])
+    plt.show()
+
+# %% [markdown]
+# Each re-trained model of seed 0 beside its earlier record (test $\log p(x)$ on all 1,000 test
+# images). The earlier records come from an older commit; the library changed in between (VAE+IAF
+# added, VLAE's failing precisions re-formed in float64, the training slice evaluated after every
+# epoch, among others). The VAE comes out exactly as before; the other models moved by a few
+# nats, less than their spread over seeds in the table above; which change moves which model is
+# not isolated. The comparison over seeds uses the earlier records only.
+
+# %%
+experiments.retrained_agreement(long_runs).round(3)
+
+# %% [markdown]
 # ## Where our runs differ from the authors' code
 #
 # Read from the authors' code (github.com/yookoon/VLAE), which the paper's Table 1 comes from:
@@ -465,7 +558,9 @@ experiments.seed_table(long_runs) if len(long_runs) else Markdown("No `cpu-long`
 #   `"savae_authors"` ("SA-VAE, authors' step",
 #   {py:func}`~companion.vlae.models.authors_svi_refine`, α = 0.1 as their MNIST setting), so the
 #   paper's baseline can be run beside ours: `profile="paper"` trains both, and the `cpu-long` grid
-#   adds it at T = 4 (its records are shown with the others as they are committed).
+#   has it at T = 4, decided in its own claim ("VLAE beats SA-VAE as the paper ran it"). At
+#   `cpu-long` it lands below the VAE in both columns (the table above), as a step down the ELBO
+#   should.
 # - **Gradient clip in SA-VAE's steps.** Theirs divides a gradient by $\max(1, \lVert g
 #   \rVert^2 / 5)$ (the squared norm); ours clips the norm at 5.
 # - **Which epoch is evaluated.** They keep the epoch with the best *test* loss (there is no
@@ -479,9 +574,8 @@ experiments.seed_table(long_runs) if len(long_runs) else Markdown("No `cpu-long`
 #   $10^{-5}$ to $p(1 - p)$.
 # - **VAE+IAF.** The poster's extra baseline is in the library (model `"iaf"`: $T$ inverse
 #   autoregressive flow steps, each a one-hidden-layer MADE, the order reversed between steps) and
-#   in `profile="paper"`; the CPU default leaves it out, and the `cpu-long` grid adds it at T = 4
-#   after the first 24 runs (until its records are committed the tables above have no VAE+IAF row
-#   of ours). Their MADE's mask also
+#   in `profile="paper"`; the CPU default leaves it out, and the `cpu-long` grid has it at T = 4
+#   (three seeds per likelihood, in the tables above). Their MADE's mask also
 #   zeroes the weights of its context input, so their flow never sees the encoder's features;
 #   ours feeds them to every hidden unit, as Kingma et al. do.
 # - **Sizes and budget** (CPU profiles): smaller networks, latent space and data, Adam at
