@@ -456,7 +456,7 @@ experiments.seed_table(long_runs) if len(long_runs) else Markdown("No `cpu-long`
 # VAE and the authors' SA-VAE in the runs that trained them beside VAE+IAF (100 images each, the
 # mean over their seeds). `runs` counts the runs behind a row; nats per image:
 
-# %%
+# %% tags=["full-width"]
 long_gaps = experiments.recorded_gaps(long_runs)
 quoted = {  # the numbers the text below quotes: (likelihood, model, split, column)
     "vae_test_amortisation": ("gaussian", "VAE", "test", "amortisation gap"),
