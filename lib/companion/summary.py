@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from companion.chapters import EVIDENCE
-from companion.evidence import (EFFECT, INCONCLUSIVE, KINDS, MEASUREMENT, NOT_REPRODUCED, NOT_RUN, NOT_TESTED,
+from companion.evidence import (ALPHA, EFFECT, INCONCLUSIVE, MIN_SEEDS, KINDS, MEASUREMENT, NOT_REPRODUCED, NOT_RUN, NOT_TESTED,
                                 REPRODUCED, VERDICTS, Claim, Decision, decide, seeds_to_settle)
 
 #: Profiles from the strongest evidence to the weakest, with the names the page gives them.
@@ -40,11 +40,12 @@ VERDICT_COLOURS = {REPRODUCED: "#1a7f37", NOT_REPRODUCED: "#cf222e", INCONCLUSIV
                    NOT_TESTED: "#6e7781", NOT_RUN: "#6e7781"}
 #: What each verdict means, for the page's legend (the rule in full: :data:`companion.evidence.RULE`).
 VERDICT_MEANINGS = {
-    REPRODUCED: "the effect is in the paper's direction and the Holm-adjusted p is below 0.05 "
+    REPRODUCED: f"the effect is in the paper's direction and the Holm-adjusted p is below {ALPHA} "
                 "(a verification or timing: its stated criterion holds)",
-    NOT_REPRODUCED: "the adjusted p is below 0.05 and the effect goes against the paper "
+    NOT_REPRODUCED: f"the adjusted p is below {ALPHA} and the effect goes against the paper "
                     "(or the criterion fails)",
-    INCONCLUSIVE: "fewer than 3 seeds, or the difference is inside the seed noise (adjusted p ≥ 0.05)",
+    INCONCLUSIVE: f"fewer than {MIN_SEEDS} seeds, or the difference is inside the seed noise "
+                  f"(adjusted p ≥ {ALPHA})",
     NOT_TESTED: "the runs are valid but a condition the claim presupposes failed; the row says which",
     NOT_RUN: "no run of this claim is recorded yet",
 }

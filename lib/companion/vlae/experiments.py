@@ -286,9 +286,7 @@ def retrained_agreement(runs: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["likelihood", "model", "seed", "recorded", "re-trained", "difference"])
     earlier = per_seed(runs).set_index(["setting", "model", "steps", "seed"])["log_px"]
     again = runs[runs["param_gap_examples"].notna()].reset_index(drop=True)
-    setting_columns = [column for column in again.columns if column.startswith("param_")
-                       and column.removeprefix("param_") not in VARYING] + ["profile"]
-    again["setting"] = again[setting_columns].apply(setting_label, axis=1)
+    again["setting"] = settings_of(again)
     rows = []
     for _, row in again.iterrows():
         key = (row["setting"], row["model"], int(row["steps"]), row["param_seed"])
@@ -364,6 +362,13 @@ def setting_label(setting: pd.Series) -> str:
             f"{setting['param_epochs']} epochs)")
 
 
+def settings_of(runs: pd.DataFrame) -> pd.Series:
+    """Each recorded row's setting (:func:`setting_label` of every parameter but :data:`VARYING`)."""
+    columns = [column for column in runs.columns if column.startswith("param_")
+               and column.removeprefix("param_") not in VARYING] + ["profile"]
+    return runs[columns].apply(setting_label, axis=1)
+
+
 def per_seed(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per setting, (model, T) and seed: log p(x), and the gain over the VAE of the same
     run. A setting is every parameter except those in :data:`VARYING`. Runs that re-train a seed
@@ -372,9 +377,7 @@ def per_seed(runs: pd.DataFrame) -> pd.DataFrame:
     frame = runs.reset_index(drop=True)
     if "param_gap_examples" in frame:
         frame = frame[frame["param_gap_examples"].isna()].reset_index(drop=True)
-    setting_columns = [column for column in frame.columns if column.startswith("param_")
-                       and column.removeprefix("param_") not in VARYING] + ["profile"]
-    frame["setting"] = frame[setting_columns].apply(setting_label, axis=1)
+    frame["setting"] = settings_of(frame)
     vae = frame[frame["model"] == "VAE"].set_index("run_id")["log_px"]
     frame["gain"] = frame["log_px"] - frame["run_id"].map(vae)
     frame["seed"] = frame["param_seed"]
