@@ -7,8 +7,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
-#: Node styles: an observed turn (filled), a latent variable (open circle), a deterministic
-#: RNN state (square).
+#: The node styles, an observed turn (filled), a latent variable (open circle) and a
+#: deterministic RNN state (square).
 OBSERVED, LATENT, STATE = "observed", "latent", "state"
 _RADIUS = 0.28
 

@@ -418,7 +418,7 @@ def paper_value(paper: pd.DataFrame, model: str, steps: int, dataset: str, likel
     return float(match["log_px"].iloc[0]) if len(match) else float("nan")
 
 
-#: Table 1's columns in the paper's order: (data set, likelihood) → the column's name.
+#: Table 1's columns in the paper's order, (data set, likelihood) → the column's name.
 TABLE1_COLUMNS = {("mnist", "gaussian"): "MNIST", ("omniglot", "gaussian"): "OMNIGLOT",
                   ("fashion_mnist", "gaussian"): "FashionMNIST", ("svhn", "gaussian"): "SVHN",
                   ("cifar10", "gaussian"): "CIFAR10", ("mnist", "bernoulli"): "MNIST (Bernoulli)"}

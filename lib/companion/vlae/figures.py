@@ -295,7 +295,7 @@ def inference_gaps(table: pd.DataFrame) -> Figure:
 
 def recorded_learning_curves(runs: pd.DataFrame) -> Figure:
     """Training-slice (dashed) and test (solid) ELBO per epoch of every model of the recorded
-    runs that kept them, one panel per likelihood; each model in its colour (:data:`COLORS`)."""
+    runs that kept them, one panel per likelihood; each model in its colour (``COLORS``)."""
     kept = runs.dropna(subset=["test_elbo_by_epoch"]) if "test_elbo_by_epoch" in runs else runs.iloc[:0]
     likelihoods = list(dict.fromkeys(kept["param_likelihood"]))
     fig, axes = plt.subplots(1, max(len(likelihoods), 1), figsize=(6 * max(len(likelihoods), 1), 3.6), squeeze=False)
