@@ -172,3 +172,24 @@ def test_findings_read_the_records_of_the_scale(tmp_path, monkeypatch):
     assert tested["vlae/beats-vae"].finding.effect == pytest.approx((5.0 + 5.5 + 7.0) / 3)
     not_run = [d for d in decisions if d.finding.setting != setting]
     assert {d.verdict for d in not_run} == {NOT_RUN} and "bernoulli" in not_run[0].finding.setting
+
+
+def test_runs_on_logit_transformed_pixels_are_a_setting_of_their_own_and_decide_no_claim():
+    """The authors' code's logit transform is not the paper's preprocessing: its runs (same
+    seeds, models and T) neither replace the paper-pixel runs of a seed nor decide a claim."""
+    from companion.vlae.experiments import logit_transformed, per_seed
+
+    paper_pixels = long_runs(5.0, (0.1, -0.2, 0.15))
+    logit = long_runs(-40.0, (0.1, -0.2, 0.15)).assign(
+        param_logit_transform=True, run_id=lambda frame: frame["run_id"] + "-logit")
+    runs = pd.concat([paper_pixels, logit], ignore_index=True)
+    assert logit_transformed(runs).tolist() == [False] * len(paper_pixels) + [True] * len(logit)
+    assert not logit_transformed(paper_pixels).any()
+    table = per_seed(runs)
+    assert len(table) == 2 * len(per_seed(paper_pixels))
+    assert table["setting"].str.contains("logit-transformed").sum() == len(per_seed(logit))
+    alone, mixed = decided(paper_pixels), decided(runs)
+    assert mixed.keys() == alone.keys()
+    assert [mixed[key].finding.effect for key in alone if not math.isnan(alone[key].finding.effect)] == \
+        [alone[key].finding.effect for key in alone if not math.isnan(alone[key].finding.effect)]
+    assert mixed[("gaussian", "vlae/beats-vae")].verdict == REPRODUCED

@@ -1,5 +1,7 @@
 """companion.vlae.experiments: data preparation and the Table 1 comparison helpers."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -194,3 +196,26 @@ def test_table1_in_the_papers_layout_with_our_paper_scale_runs_and_not_run_elsew
     assert ours.shape == printed.shape
     assert ours.loc["VLAE (T=4)", "SVHN"] == "4701.0 ± 1.4 (2)" and ours.loc["VAE", "SVHN"] == "4501.0 ± 1.4 (2)"
     assert (ours.drop(columns="SVHN") == "not run").all().all()
+
+
+def test_the_authors_code_table_sets_our_logit_runs_beside_their_numbers():
+    from companion import paper
+    from companion.vlae.experiments import authors_code_table
+
+    rows = []
+    for seed in range(3):
+        for logit, shift in ((True, 0.0), (False, 500.0)):
+            for model, value in {"VAE": -500.0, "SA-VAE": -499.0, "SA-VAE, authors' step": -501.0,
+                                 "VLAE": -480.0 - seed}.items():
+                rows.append({"run_id": f"run-{seed}-{logit}", "profile": "cpu-long", "param_seed": seed,
+                             "param_dataset": "mnist5k", "param_likelihood": "gaussian", "param_epochs": 100,
+                             "param_latent_dim": 16, "param_hidden_dim": 200, "param_logit_transform": logit,
+                             "model": model, "steps": 0 if model == "VAE" else 4, "log_px": value + seed + shift})
+    table = authors_code_table(pd.DataFrame(rows), paper.reported("vlae_authors_code"))
+    assert list(table.index) == ["VAE", "SA-VAE (T=4)", "SA-VAE, authors' step (T=4)", "VLAE (T=4)"]
+    assert table.loc["VLAE (T=4)", "ours − VAE"] == 20.0 - 1.0 and table.loc["VLAE (T=4)", "sd of gain"] == 1.0
+    assert table.loc["VAE", "log p(x)"] == -499.0 and table["seeds"].tolist() == [3] * 4
+    # their SA-VAE is the authors' step; our corrected SA-VAE has no row in their table
+    assert table.loc["SA-VAE, authors' step (T=4)", "authors' − VAE"] == pytest.approx(-409.4 + 408.5)
+    assert table.loc["VLAE (T=4)", "authors' code"] == -381.2
+    assert math.isnan(table.loc["SA-VAE (T=4)", "authors' code"])
