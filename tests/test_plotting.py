@@ -30,3 +30,29 @@ def test_each_mean_bar_sits_on_the_mean_of_its_own_dots(hue):
         nearest = bars[np.argmin(np.abs(bars[:, 0] - centre))]
         assert nearest[0] == pytest.approx(centre, abs=0.1) and nearest[1] == pytest.approx(mean)
     assert sorted(bars[:, 1]) == pytest.approx(sorted(groups.mean()))
+
+
+@pytest.mark.parametrize("hue", [None, "model"])
+def test_the_dots_of_one_seed_are_joined_and_only_they(hue):
+    """Each grey line passes through the dots of one seed: across the categories, or with a hue
+    across its levels within a category (a paired test's pairs)."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"tree": np.repeat(["a", "b"], 6), "model": np.tile(np.repeat(["u", "v"], 3), 2),
+                          "seed": np.tile([0, 1, 2], 4), "error": rng.normal(size=12)})
+    if hue is None:  # one dot per seed and category
+        frame = frame[frame["model"] == "u"]
+    _, ax = plt.subplots()
+    seed_points(frame, "tree", "error", ax=ax, hue=hue)
+    dots = np.concatenate([np.asarray(c.get_offsets()) for c in ax.collections if len(c.get_offsets())])
+    joined = [np.column_stack([line.get_xdata(), line.get_ydata()]) for line in ax.lines
+              if line.get_marker() != "_" and len(line.get_xdata()) > 1 and line.get_color() == "0.6"]
+    units = frame.groupby("seed" if hue is None else ["seed", "tree"])
+    assert len(joined) == units.ngroups
+    for line in joined:
+        for point in line:  # every vertex is a dot
+            assert np.min(np.hypot(*(dots - point).T)) < 1e-9
+        values = frame[frame["error"].isin(line[:, 1])]
+        assert values["seed"].nunique() == 1 and len(values) == len(line)
+    _, ax = plt.subplots()
+    seed_points(frame.drop(columns="seed"), "tree", "error", ax=ax, hue=hue)
+    assert not [line for line in ax.lines if line.get_color() == "0.6"]

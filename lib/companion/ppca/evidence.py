@@ -220,10 +220,12 @@ def plot_seeds(frame: pd.DataFrame) -> Figure:
     bar (:func:`~companion.plotting.seed_points`)."""
     angles = sorted(frame["angle"].unique())
     fig, axes = plt.subplots(1, len(angles), figsize=(5 * len(angles), 3.6), squeeze=False)
-    shown = frame.assign(decoder=frame["model"].map(MODELS))
+    # a replicate of a seed is the unit: the decoders trained on its data are joined
+    shown = frame.assign(decoder=frame["model"].map(MODELS),
+                         unit=frame["seed"].astype(str) + "/" + frame["replicate"].astype(str))
     for ax, angle in zip(axes[0], angles):
         seed_points(shown[shown["angle"] == angle], "noise", "abs_cos", ax=ax, hue="decoder",
-                    hue_order=[MODELS[m] for m in MODELS if m in set(frame["model"])])
+                    hue_order=[MODELS[m] for m in MODELS if m in set(frame["model"])], pair="unit")
         ax.set_xlabel("observation noise σ")
         ax.set_ylabel("|cos| between Jacobian columns")
         ax.set_title(f"true angle {angle:g}°")

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 
 from companion.config import resolve_device
 from companion.data import batches
+from companion.plotting import MODEL_COLORS
 from companion.ppca import metrics
 from companion.ppca.settings import PPCASettings
 from companion.ppca.synthetic import SyntheticPPCA, make_dataset
@@ -131,7 +132,7 @@ def plot_jacobian_cosines(cosines: pd.DataFrame) -> Figure:
     """Histograms of |cos| between the Jacobian columns at held-out points, per decoder."""
     fig, ax = plt.subplots(figsize=(6.0, 3.0))
     bins = np.linspace(0.0, 1.0, 41)
-    for name, color in (("truth", "0.3"), ("vae", "tab:blue"), ("vlae", "tab:orange")):
+    for name, color in (("truth", "0.3"), ("vae", MODEL_COLORS["VAE"]), ("vlae", MODEL_COLORS["VLAE"])):
         values = cosines.loc[cosines["model"] == name, "abs_cos"]
         ax.hist(values, bins=bins, density=True, histtype="step", lw=1.8, color=color, label=LABELS[name])
     ax.set_xlabel("|cos| between the decoder Jacobian's columns at μ(x)")

@@ -182,7 +182,7 @@ def plot_error_by_split(runs: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Test error per tree and model, every recorded seed a dot, the mean ± 1 sd over seeds a
     black bar (:func:`~companion.plotting.seed_points`)."""
     ax = seed_points(runs, "groups", "test_error", ax=ax, order=sorted(runs["groups"].unique()), hue="model",
-                     hue_order=[model for model in MODELS if model in set(runs["model"])])
+                     hue_order=[model for model in MODELS if model in set(runs["model"])], pair="param_seed")
     ax.set_xlabel("split tree")
     ax.set_ylabel("test error (%)")
     ax.legend(title=None, fontsize=8)

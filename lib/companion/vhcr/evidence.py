@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 
 from companion import paper
 from companion.evidence import RULE, Claim, Decision, Finding, describe, paired_finding, paired_statistics
-from companion.plotting import seed_points
+from companion.plotting import MODEL_COLORS, seed_points
 from companion.reproduce.plan import planned_records
 from companion.results import load_runs
 from companion.vhcr.designed import DESIGN
@@ -104,8 +104,8 @@ def plot_history(curves: pd.DataFrame, models: Sequence[str]) -> Figure:
             stats = frame.groupby("step")[column].agg(["mean", "min", "max"])
             if not (stats["max"] > 0).any():
                 continue
-            line, = ax.plot(stats.index, stats["mean"], marker=".", label=model)
-            ax.fill_between(stats.index, stats["min"], stats["max"], color=line.get_color(), alpha=0.2)
+            ax.plot(stats.index, stats["mean"], marker=".", color=MODEL_COLORS[model], label=model)
+            ax.fill_between(stats.index, stats["min"], stats["max"], color=MODEL_COLORS[model], alpha=0.2)
     for ax, latent in zip(axes, ("utterance latent $z_t$", "conversation latent $z_{conv}$")):
         ax.axhline(COLLAPSED_BELOW, color="grey", linestyle=":", linewidth=1)
         ax.set_yscale("log")
@@ -131,7 +131,7 @@ def plot_seeds(seeds: pd.DataFrame) -> Figure:
     kls = kls[kls["KL"] > 0].copy()  # a model without the latent (HRED: both; VHRED: z_conv) records 0
     kls["log10 KL"] = np.log10(kls["KL"])
     seed_points(kls, "model", "log10 KL", ax=right, order=[m for m in order if m in set(kls["model"])],
-                hue="latent", hue_order=["KL z_utt", "KL z_conv"])
+                hue="latent", hue_order=["KL z_utt", "KL z_conv"], pair=None)
     right.axhline(np.log10(COLLAPSED_BELOW), color="grey", linestyle=":", linewidth=1)
     right.set_ylabel("test KL per word (log10 nats)")
     right.legend(title=None, fontsize=8)
@@ -253,11 +253,15 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("vhcr/vhred-collapses-vhcr-does-not", PAPER, "VHRED collapses while VHCR's z_conv does not",
           f"{_paper_kl()}; VHRED's collapse stated", _RULE,
           quote="RNN+VAE suffers from uninformative latent variables [...] Hierarchical latent variable "
-                "model: efficient coding by sharing global information", unit="log ratio of test KLs"),
+                "model: efficient coding by sharing global information", unit="log ratio of test KLs",
+          errata=("errata-vhcr-cpu-settings", "errata-vhcr-utterance-drop-posterior",
+                  "errata-vhcr-utterance-drop-evaluation", "errata-vhcr-nll-per-conversation")),
     Claim("vhcr/utterance-drop-keeps-zconv", PAPER, "utterance drop keeps z_conv in use",
           "stated (ablation table not available to us)", _RULE,
           quote="Regularize the autoregressive power of RNNs: randomly drop hidden states of encoder RNN",
-          unit="log ratio of test KLs"),
+          unit="log ratio of test KLs",
+          errata=("errata-vhcr-cpu-settings", "errata-vhcr-utterance-drop-posterior",
+                  "errata-vhcr-utterance-drop-evaluation")),
 )
 
 

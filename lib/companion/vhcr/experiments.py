@@ -23,6 +23,7 @@ import torch
 from matplotlib.figure import Figure
 
 from companion.data import batches
+from companion.plotting import MODEL_COLORS
 from companion.training import (TrainResult, TrainState, checkpoint_fingerprint, checkpoint_folder,
                                 seed_everything, train)
 from companion.vhcr.corpora import DialogueData
@@ -177,9 +178,9 @@ def plot_kl_over_training(history: pd.DataFrame, models: Sequence[str], title: s
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
     for model in models:
         frame = history[history["model"] == model]
-        axes[0].plot(frame["step"], frame["kl_utterance"], label=model)
+        axes[0].plot(frame["step"], frame["kl_utterance"], color=MODEL_COLORS[model], label=model)
         if frame["kl_conversation"].abs().sum() > 0:
-            axes[1].plot(frame["step"], frame["kl_conversation"], label=model)
+            axes[1].plot(frame["step"], frame["kl_conversation"], color=MODEL_COLORS[model], label=model)
     for ax, latent in zip(axes, ("utterance latent $z_t$", "conversation latent $z_{conv}$")):
         weight = ax.twinx()
         first = history[history["model"] == models[0]]

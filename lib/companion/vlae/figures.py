@@ -16,7 +16,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from companion.plotting import seed_points
+from companion.plotting import MODEL_COLORS, seed_points
 from companion.vlae.evaluation import correlation, posterior_moments
 from companion.vlae.experiments import model_label, per_seed
 from companion.vlae.laplace import DAMPING, decoder_linearization, laplace_target
@@ -25,8 +25,8 @@ from companion.vlae.posteriors import FullCovarianceGaussian
 
 #: Contour levels (below the maximum log-density) of the 1σ, 2σ and 3σ ellipses of a Gaussian.
 SIGMA_LEVELS = np.array([-4.5, -2.0, -0.5])
-COLORS = {"vae": "tab:blue", "savae": "tab:orange", "savae_authors": "tab:brown", "hf": "tab:green",
-          "iaf": "tab:purple", "vlae": "tab:red"}
+#: Each model's colour, the book's (:data:`~companion.plotting.MODEL_COLORS`), by model name.
+COLORS = {name: MODEL_COLORS[title] for name, title in TITLES.items()}
 
 
 def latent_grid(center: np.ndarray, half_width: float, points: int = 121) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
