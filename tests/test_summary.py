@@ -126,3 +126,23 @@ def test_a_chapter_opens_with_its_own_claims_decided(fake):
     assert '<span class="verdict verdict-reproduced">reproduced</span> <strong>the method helps</strong>' in box
     assert box.count('href="#toy-cpu-long"') == 1  # claims not run have no section to link to
     assert summary.key_results_html("other").count("<li>") == 0
+
+
+def test_every_declared_claim_names_errata_entries_that_the_page_has():
+    titles = summary.errata_titles()
+    assert "errata-vlae-savae-step" in titles and titles["errata-vlae-savae-step"].startswith("SA-VAE steps up")
+    named = [label for claim in summary.declared_claims() for label in claim.errata]
+    assert named and set(named) <= set(titles), sorted(set(named) - set(titles))
+
+
+def test_a_claim_row_links_to_the_errata_entries_that_bear_on_it(monkeypatch):
+    monkeypatch.setattr(summary, "errata_titles", lambda: {"errata-toy-step": "Their step goes <up>"})
+    with_errata = Claim("toy/effect", "Toy (2020)", "the method helps", "+2.0 nats", "paired t",
+                        errata=("errata-toy-step",))
+    module = _fake({})
+    module.CLAIMS = (with_errata, IDENTITY)
+    monkeypatch.setattr(summary, "evidence_modules", lambda: {"toy": module})
+    page = summary.ledger_html(summary.ledger())
+    assert page.count('href="errata.html#errata-toy-step"') == 1  # under its own claim only
+    assert ">Their step goes &lt;up&gt;</a>" in page
+    assert page.count("ledger-errata") == 1

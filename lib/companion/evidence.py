@@ -77,6 +77,8 @@ class Claim:
     quote: str = ""
     #: the unit of the finding's effect, for plots (e.g. "nats of log p(x)")
     unit: str = ""
+    #: labels of the entries of the book's errata page (``book/errata.md``) that bear on the claim
+    errata: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

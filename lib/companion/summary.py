@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import importlib
 import math
+import re
 import textwrap
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -26,6 +27,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from companion.chapters import EVIDENCE
+from companion.paths import repository_root
 from companion.evidence import (ALPHA, EFFECT, INCONCLUSIVE, MIN_SEEDS, KINDS, MEASUREMENT, NOT_REPRODUCED, NOT_RUN, NOT_TESTED,
                                 REPRODUCED, VERDICTS, Claim, Decision, decide, seeds_to_settle)
 
@@ -34,7 +36,7 @@ SCALES = {"paper": "paper scale", "cpu-long": "cpu-long", "cpu": "CPU default"}
 #: The ledger's columns, in order.
 COLUMNS = ["paper", "claim", "kind", "tested on", "scale", "reported", "ours", "seeds", "p", "p (Holm)",
            "verdict", "note", "other scales", "key", "quote", "unit", "effect", "spread", "paper effect",
-           "section"]
+           "section", "errata"]
 #: Each verdict's colour (badges, forest plots); the verdict's word is always shown beside it.
 VERDICT_COLOURS = {REPRODUCED: "#1a7f37", NOT_REPRODUCED: "#cf222e", INCONCLUSIVE: "#9a6700",
                    NOT_TESTED: "#6e7781", NOT_RUN: "#6e7781"}
@@ -67,6 +69,17 @@ def decisions(scales: Sequence[str] = tuple(SCALES)) -> list[Decision]:
                   for finding in module.findings(scale))
 
 
+#: An entry of the errata page: its MyST label, then its heading.
+_ERRATA_ENTRY = re.compile(r"^\((errata-[\w-]+)\)=\n#+ (.+)$", re.MULTILINE)
+
+
+def errata_titles() -> dict[str, str]:
+    """Label → heading of every entry of the book's errata page (``book/errata.md``), the
+    page a ledger row links to for each entry its claim names (:attr:`Claim.errata`)."""
+    text = (repository_root() / "book" / "errata.md").read_text(encoding="utf-8")
+    return dict(_ERRATA_ENTRY.findall(text))
+
+
 def section_link(claim: Claim, decision: Decision | None) -> str:
     """The page (and, for a decision, the section) of the chapter that decides it, as the
     summary page links to it (a path relative to the book's root)."""
@@ -94,7 +107,8 @@ def ledger(decided: Iterable[Decision] | None = None) -> pd.DataFrame:
         mine = [d for d in decided if d.claim.key == claim.key and d.verdict != NOT_RUN]
         scales = [scale for scale in SCALES if any(d.finding.scale == scale for d in mine)]
         base = {"paper": claim.paper, "claim": claim.sentence, "kind": claim.kind,
-                "reported": claim.reported, "key": claim.key, "quote": claim.quote, "unit": claim.unit}
+                "reported": claim.reported, "key": claim.key, "quote": claim.quote, "unit": claim.unit,
+                "errata": claim.errata}
         if not scales:
             rows.append({**base, "tested on": "—", "scale": "—", "ours": "no run recorded", "seeds": 0,
                          "p": math.nan, "p (Holm)": math.nan, "verdict": NOT_RUN, "note": "—",
@@ -143,7 +157,8 @@ def legend_html() -> str:
 
 def ledger_html(table: pd.DataFrame) -> str:
     """Rows of :func:`ledger` as the claims ledger (HTML), one block per claim: a heading row
-    with the claim, the research summary's words and the paper's number, then a row per setting
+    with the claim, the research summary's words, the paper's number and links to the errata
+    entries that bear on it (:func:`errata_titles`), then a row per setting
     with the setting and scale, ours (effect, seeds, adjusted p, the note), the verdict badge and
     a link to the section that decides it. Each cell names its column (``data-label``) so that a
     narrow screen can show a row as a block."""
@@ -151,11 +166,18 @@ def ledger_html(table: pd.DataFrame) -> str:
     def text(value: object) -> str:
         return html.escape(str(value))
 
+    titles = errata_titles()
+
+    def differences(labels: Sequence[str]) -> str:
+        links = ", ".join(f'<a href="errata.html#{text(label)}">{text(titles[label])}</a>' for label in labels)
+        return f'<div class="ledger-errata">Differences that bear on it: {links}</div>' if links else ""
+
     blocks = []
     for (claim, reported, quote), group in table.groupby(["claim", "reported", "quote"], sort=False):
         said = f'<div class="ledger-quote">“{text(quote)}” (research summary)</div>' if quote else ""
         rows = [f'<tr class="ledger-claim"><th colspan="3" scope="rowgroup"><strong>{text(claim)}</strong>{said}'
-                f'<div class="ledger-paper">The paper: {text(reported)}</div></th></tr>']
+                f'<div class="ledger-paper">The paper: {text(reported)}</div>'
+                f'{differences(group["errata"].iloc[0])}</th></tr>']
         for _, row in group.iterrows():
             numbers = [f"{row['seeds']} seed{'s' if row['seeds'] != 1 else ''}"]
             if not math.isnan(row["p (Holm)"]):

@@ -101,7 +101,7 @@ SAME_ERROR = Claim(
     f"increase over the baseline; a two-sided paired t-test over seeds that its mean is zero; not "
     f"tested where the cut costs more than {CUT_COST_LIMIT:g} points",
     quote="SplitNet: learning to semantically split deep networks for parameter reduction and model "
-          "parallelization", unit="points of error (margin less increase)")
+          "parallelization", unit="points of error (margin less increase)", errata=("errata-splitnet",))
 LEARNED_BEATS_RANDOM = Claim(
     "splitnet/learned-beats-random", PAPER, "learned groups beat random groups (SplitNet vs SplitNet-R)",
     f"learned better in {_REPORTED['learned_wins']} of {_REPORTED['splits']} splits "
@@ -109,7 +109,7 @@ LEARNED_BEATS_RANDOM = Claim(
     "seeds as the unit: per seed SplitNet-R's error less SplitNet's, a two-sided paired t-test over "
     f"seeds; not tested where the cut costs more than {CUT_COST_LIMIT:g} points or SplitNet-R is not "
     "SplitNet's pipeline with the assignment frozen to random groups",
-    quote="Split layers into a tree structure through learning", unit="points of test error")
+    quote="Split layers into a tree structure through learning", unit="points of test error", errata=("errata-splitnet",))
 DEEP_SPLIT_SPEEDUP = Claim(
     "splitnet/deep-split-speedup", PAPER, f"a deep split runs {PAPER_SPEEDUP:.2f}× faster on 2 devices",
     f"{PAPER_SPEEDUP:.2f}× on 2 TITAN X GPUs (Kim et al. 2017, Table 5)",
