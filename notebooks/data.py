@@ -1,14 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -27,7 +27,7 @@
 #
 # The parameter `dataset` picks the image set shown below.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "cpu"
 seed = 0
 device = "auto"
@@ -35,7 +35,7 @@ data_dir = None
 dataset = None
 examples = None
 
-# %%
+# %% tags=["hide-input"]
 from companion.chapters import chapter_settings
 
 params = chapter_settings("data", globals())
@@ -45,8 +45,10 @@ import pandas as pd
 
 from companion import data
 from companion.data.statistics import class_counts, conversation_statistics, image_statistics
+from companion.display import use_book_display
 from companion.plotting import show_images
 
+use_book_display()
 pd.set_option("display.max_colwidth", None)
 
 # %% [markdown]
@@ -67,7 +69,7 @@ data.catalog_table().set_index("dataset")
 # at every step (dynamic binarisation), models with a Gaussian likelihood subtract the
 # per-pixel training mean.
 
-# %%
+# %% mystnb={"figure": {"caption": "The first training images of the chosen data set (pixels in [0, 1]).", "name": "fig-data-images"}}
 train = data.load_images(params.dataset, "train", params.data_dir)
 test = data.load_images(params.dataset, "test", params.data_dir)
 fig, ax = plt.subplots(figsize=(8, 2.6))
@@ -95,7 +97,7 @@ image_statistics(sets).set_index(["dataset", "split"])
 # What the preprocessing does to one image: the raw pixels, the image minus the per-pixel
 # training mean (Gaussian models), and two independent binarisations (Bernoulli models).
 
-# %%
+# %% mystnb={"figure": {"caption": "One training image as the models see it: raw, minus the per-pixel training mean (Gaussian likelihood), and binarised afresh twice (Bernoulli likelihood).", "name": "fig-data-preprocessing"}}
 import torch
 
 mean = data.pixel_mean(train.images)
@@ -130,7 +132,7 @@ for number in (0, 1):
     for index, turn in enumerate(conversations[number][:6]):
         print(f"{'AB'[index % 2]}: {turn[:110]}")
 
-# %%
+# %% mystnb={"figure": {"caption": "Chit-Chat conversations by their number of turns.", "name": "fig-data-conversation-lengths"}}
 lengths = pd.Series([len(c) for c in conversations])
 fig, ax = plt.subplots(figsize=(7, 2.8))
 ax.hist(lengths.clip(upper=60), bins=60, color="tab:blue")

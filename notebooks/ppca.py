@@ -1,14 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -52,7 +52,7 @@ HTML(key_results_html("ppca"))
 # {py:func}`~companion.ppca.evidence.findings` (what the runs say about each claim, decided by
 # {py:func}`~companion.evidence.decide`).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "cpu"
 seed = 0
 device = "auto"
@@ -72,7 +72,7 @@ hidden_dim = None
 nonlinear_learning_rate = None
 threads = None
 
-# %%
+# %% tags=["hide-input"]
 from companion.chapters import chapter_settings
 
 params = chapter_settings("ppca", globals())
@@ -84,6 +84,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
+from companion.display import use_book_display
 from companion.evidence import decide, decision_frame
 from companion.paper import reported
 from companion.ppca import evidence, experiments, nonlinear
@@ -91,6 +92,7 @@ from companion.reproduce.plan import coverage, coverage_sentence, planned_record
 from companion.results import load_runs
 from companion.tolerance import glue_result, show
 
+use_book_display()
 started = time.perf_counter()
 pd.set_option("display.width", 200)
 
@@ -137,6 +139,8 @@ example = experiments.replicate_data(params, params.angle, max(params.norm_ratio
 profile_frame = experiments.rotation_profile(example, np.linspace(0.0, 180.0, 73))
 worst_gap = (profile_frame["log_likelihood"] - profile_frame["diagonal_elbo"]).max()
 glue_result("ppca_worst_gap", worst_gap, precision=".2f", atol=0.01)
+
+# %% mystnb={"figure": {"caption": "The maximum-likelihood decoder's two columns rotated by an angle: the likelihood (also the full-covariance ELBO) stays flat, the best diagonal ELBO peaks on the PCA axes.", "name": "fig-ppca-rotation"}}
 fig = experiments.plot_rotation_profile(profile_frame)
 plt.show()
 
@@ -195,7 +199,7 @@ show(experiments.summarise(grid), atol=0.03,  # angles 0.4°, SAP 0.01 measured
 # uses, are then not well defined. There the diagonal fit's columns are orthogonal, but its DtO
 # and its angle to the sample's PCA axes are arbitrary.
 
-# %%
+# %% mystnb={"figure": {"caption": "The learned columns of $W$ in the plane of the two leading PCA axes, with a diagonal and with a full-covariance posterior.", "name": "fig-ppca-columns"}}
 fits = experiments.plane_fits(example, inits=4, params=params)
 fig = experiments.plot_columns_in_plane(example, fits)
 plt.show()
@@ -209,7 +213,7 @@ plt.show()
 # plane is an eigenbasis, and the fit lands on an arbitrary one. When the true columns are not
 # orthogonal, no orthogonal $W$ can match them, and the PCA axes mix the factors.
 
-# %%
+# %% mystnb={"figure": {"caption": "Mean \u00b1 sd over replicates of the |cos| between the columns and of SAP, against the ratio of the true columns' norms; one column of panels per true angle.", "name": "fig-ppca-by-ratio"}}
 fig = experiments.plot_by_ratio(grid)
 plt.show()
 
@@ -251,6 +255,8 @@ histories = experiments.sgd_histories(example, params)
 last = histories.groupby("method").tail(1).set_index("method")
 glue_result("ppca_sgd_cos_diagonal", last.loc["diagonal", "abs_cos"], precision=".2f", atol=0.01)
 glue_result("ppca_sgd_cos_full", last.loc["full", "abs_cos"], precision=".2f", atol=0.01)
+
+# %% mystnb={"figure": {"caption": "Linear VAEs trained by stochastic gradients: the |cos| between the columns and the ELBO deficit over training, diagonal against full-covariance posterior.", "name": "fig-ppca-sgd"}}
 fig = experiments.plot_sgd_histories(histories)
 plt.show()
 
@@ -303,7 +309,7 @@ with pd.option_context("display.max_colwidth", None):
     show(decision_frame(decide(evidence.findings(params.profile, recorded))),
          atol=0.06, columns={"seeds": 0})  # the |cos| ranges: 3 × 0.02 measured
 
-# %%
+# %% mystnb={"figure": {"caption": "Histograms of the |cos| between the decoder Jacobian's columns at held-out points: the true decoder, the VAE's and VLAE's.", "name": "fig-ppca-jacobian"}}
 fig = nonlinear.plot_jacobian_cosines(study.cosines)
 plt.show()
 
@@ -376,14 +382,16 @@ from myst_nb import glue
 from companion.plotting import SEED_POINTS_CAPTION
 
 glue("ppca_seed_points_caption", SEED_POINTS_CAPTION, display=False)
+
+# %% mystnb={"figure": {"caption": "`cpu-long`: the |cos| between the decoder Jacobian's columns per noise level and decoder, every seed; one panel per true angle.", "name": "fig-ppca-seeds-cpu-long"}}
 if not long_seeds.empty:
     evidence.plot_seeds(long_seeds)
     plt.show()
 
 # %% [markdown]
-# Every seed:
+# Every seed (folded; click to show):
 
-# %% tags=["full-width"]
+# %% tags=["full-width", "hide-output"]
 evidence.seed_table(long_seeds) if not long_seeds.empty else Markdown("*No `cpu-long` record yet.*")
 
 # %% [markdown]

@@ -1,14 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -58,7 +58,7 @@ HTML(key_results_html("splitnet"))
 # {py:func}`~companion.splitnet.evidence.seed_level_table` (the tests over seeds) and
 # {py:func}`~companion.splitnet.evidence.findings` (the paper's claims decided on the records).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "cpu"
 seed = 0
 device = "auto"
@@ -86,7 +86,7 @@ threads = None
 grouping_init = None
 gamma_ramp = None
 
-# %%
+# %% tags=["hide-input"]
 from companion.chapters import chapter_settings
 
 params = chapter_settings("splitnet", globals())
@@ -100,6 +100,7 @@ from myst_nb import glue
 
 from companion import paper, results
 from companion.config import resolve_device
+from companion.display import use_book_display
 from companion.evidence import decide, decision_frame
 from companion.reproduce.plan import coverage, coverage_sentence, planned_keys
 from companion.splitnet import diagnostics, evidence, experiments, figures, speed
@@ -108,6 +109,7 @@ from companion.splitnet.settings import ARM_PHASES, GRID, PROFILES, decay_milest
 from companion.tolerance import glue_result, show
 from companion.training import seed_everything, use_threads
 
+use_book_display()
 use_threads(params.threads)
 started = time.perf_counter()
 seed_everything(params.seed)
@@ -145,7 +147,7 @@ pd.set_option("display.max_columns", 20)
 #
 # The tree of the configuration run here (the classes at the leaves are learned below):
 
-# %%
+# %% mystnb={"figure": {"caption": "The split tree of this run's configuration: the network's top layers divide into groups level by level; the classes at the leaves are learned below.", "name": "fig-splitnet-tree"}}
 fig, ax = plt.subplots(figsize=(7, 3))
 figures.plot_split_tree(params.groups, ax=ax)
 plt.show()
@@ -229,7 +231,7 @@ show(terms.iloc[[0, len(terms) // 4, len(terms) // 2, len(terms) - 1]].round(3).
 # they sharpen: rows are groups, columns are units ordered by their final group, colour is the
 # probability (yellow = 1).
 
-# %%
+# %% mystnb={"figure": {"caption": "Group assignments as they sharpen during grouping: rows are groups, columns units ordered by their final group, colour the probability.", "name": "fig-splitnet-assignments"}}
 names = ["classes", "head_in"] + [n for n in grouping.model.assignments.free_names if n.endswith("block0_mid")][:1]
 steps = sorted({0, params.epochs // 8, params.epochs // 3, params.epochs})
 figures.plot_assignment_sharpening(grouping.snapshots, names, steps, figsize=(10, 4))
@@ -244,11 +246,13 @@ plt.show()
 # by the same groups, have no such structure. On average over the split layers
 # {glue:text}`off_block_mean:.1f`% of the squared weights lie between groups before the cut.
 
-# %%
+# %% mystnb={"figure": {"caption": "The weights of every split layer ordered by the learned groups (red lines), SplitNet after grouping against the baseline; each title gives the share of squared weights between groups.", "name": "fig-splitnet-block-weights"}}
 figures.plot_block_weights({"SplitNet": grouping.model.network, "baseline": baseline},
                            grouping.model.assignments,
                            experiments.figure_layers(grouping.model.assignments), figsize=(14, 5))
 plt.show()
+
+# %%
 off_block = split_module.off_block_mass(grouping.model.network, grouping.model.assignments)
 # percent, within 3 × the largest change measured across CPU kernels (0.2)
 off_block_mean = glue_result("off_block_mean", 100 * sum(off_block.values()) / len(off_block), precision=".1f",
@@ -280,10 +284,12 @@ show(f"test error right after the cut: {error_at_split:.2f}%", atol=2.5)
 # group. On CIFAR-100 the paper finds groups that resemble its semantic super-classes; on the
 # digits, look for shape families.
 
-# %%
+# %% mystnb={"figure": {"caption": "The learned tree with the classes of each group.", "name": "fig-splitnet-learned-tree"}}
 fig, ax = plt.subplots(figsize=(7, 3))
 figures.plot_split_tree(params.groups, class_groups=class_groups, ax=ax)
 plt.show()
+
+# %% mystnb={"figure": {"caption": "Test images of every class, one row per learned group.", "name": "fig-splitnet-class-groups"}}
 figures.plot_class_groups(data.raw_test_images, data.test_labels.numpy(), class_groups,
                           examples=3, figsize=(8, 1.2 * len(class_groups)))
 plt.show()
@@ -376,6 +382,8 @@ show(experiments.table1_comparison(summary, paper.reported("splitnet_table1")), 
 from companion.plotting import SEED_POINTS_CAPTION
 
 glue("seed_points_caption", SEED_POINTS_CAPTION, display=False)
+
+# %% mystnb={"figure": {"caption": "Test error of each split configuration, every recorded run of this profile.", "name": "fig-splitnet-error-by-split"}}
 figures.plot_error_by_split(recorded, ax=plt.subplots(figsize=(7, 3.2))[1])
 plt.show()
 
@@ -413,7 +421,7 @@ with pd.option_context("display.max_colwidth", None):
 # %% [markdown]
 # Every recorded run, error against parameter count:
 
-# %%
+# %% mystnb={"figure": {"caption": "Test error against parameter count, every recorded run of this profile.", "name": "fig-splitnet-error-vs-parameters"}}
 fig, ax = plt.subplots(figsize=(7, 4))
 figures.plot_error_vs_parameters(recorded, ax=ax)
 ax.set_title(f"{data.name}: test error against parameters, every recorded run")
@@ -587,7 +595,7 @@ with pd.option_context("display.max_colwidth", None):
 # %% [markdown]
 # The errors of every recorded `cpu-long` seed ({glue:text}`seed_points_caption`):
 
-# %%
+# %% mystnb={"figure": {"caption": "`cpu-long`: test error of each split configuration, every recorded seed.", "name": "fig-splitnet-error-by-split-cpu-long"}}
 if len(long_runs):
     figures.plot_error_by_split(long_runs, ax=plt.subplots(figsize=(6, 3.2))[1])
     plt.show()
@@ -604,6 +612,7 @@ if len(long_runs):
 # {glue:text}`long_kept_from_init` of the classes in their initial group (blind: 0.5).
 
 # %% [markdown]
+# (splitnet-differences)=
 # ## What the CPU profiles change
 #
 # Every parameter on which the CPU profiles differ from the paper's (the authors' released

@@ -1,14 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -71,7 +71,7 @@ HTML(key_results_html("vhcr"))
 # (the paper's claims and what the runs say about them, decided by
 # {py:func}`~companion.evidence.decide`).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "cpu"
 seed = 0
 device = "auto"
@@ -102,7 +102,7 @@ beam_size = None
 replies = None
 word_vectors = None
 
-# %%
+# %% tags=["hide-input"]
 from companion.chapters import chapter_settings
 
 params = chapter_settings("vhcr", globals())
@@ -114,6 +114,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from companion.config import resolve_device
+from companion.display import use_book_display
 from companion.evidence import decide, decision_frame
 from companion.paper import reported
 from companion.reproduce.plan import planned_keys
@@ -124,6 +125,7 @@ from companion.vhcr import LABELS, evidence, experiments
 from companion.vhcr.corpora import load_dialogue_data
 from companion.vhcr.evaluation import load_word_vectors
 
+use_book_display()
 torch_device = resolve_device(params.device)
 # Small GRUs gain little from a second thread, and threads that share busy cores can slow each
 # other down badly: on a CPU the chapter uses one.
@@ -229,7 +231,7 @@ show(pd.DataFrame({
 # puts into it; zero means the latent is ignored. Curves are rolling means over 10 steps of the
 # training batches; the dashed line is β.
 
-# %%
+# %% mystnb={"figure": {"caption": "KL per word of each latent over the training steps of this run (rolling mean over 10 batches; dashed: \u03b2).", "name": "fig-vhcr-kl-training"}}
 history = experiments.kl_history(trained)
 variational = [LABELS[v] for v in params.models if v != "hred"]
 if variational:
@@ -237,6 +239,8 @@ if variational:
     plt.show()
 else:
     print("No KL to follow: models holds no latent-variable model (vhred, vhred_wd, vhcr or vhcr_ud).")
+
+# %%
 vhcr_run = next((LABELS[v] for v in ("vhcr_ud", "vhcr") if v in trained), None)
 if vhcr_run is not None:
     conversation_kl = history.loc[history["model"] == vhcr_run, "kl_conversation"]
@@ -299,6 +303,9 @@ if len(ablation) == 2:
                 atol=1e-7)
     glue_result("nll_vhcr", table.loc["VHCR", "NLL"], precision=".3f", atol=1e-3)
     glue_result("nll_vhcr_ud", table.loc["VHCR + utterance drop", "NLL"], precision=".3f", atol=1e-3)
+
+# %% mystnb={"figure": {"caption": "Utterance-drop ablation: the test KL per word of each latent and the test NLL of VHCR with and without utterance drop.", "name": "fig-vhcr-ablation"}}
+if len(ablation) == 2:
     fig = experiments.plot_ablation(table, ablation)
     plt.show()
 else:
@@ -317,7 +324,7 @@ else:
 # numbers we could verify from a public source are Cornell's VHCR + utterance drop (NLL 4.026,
 # KL 0.503, quoted from the paper's Table 1 in an issue on the authors' repository; a user who
 # re-ran the authors' code there measured NLL 4.651 and KL 1.715). Every other cell is "not
-# available" (`NaN`). Our default numbers come from a different, much smaller corpus and model, so
+# available" (shown as —). Our default numbers come from a different, much smaller corpus and model, so
 # only the pattern can be compared, not the values.
 
 # %% tags=["full-width"]
@@ -371,35 +378,11 @@ embedding.round(3) if embedding is not None else None
 # Besides the corpus (Chit-Chat rather than Cornell or Ubuntu) and the model sizes (embeddings
 # 64, encoder GRU 64 per direction, context and decoder GRUs 128 and batch 32 by default, half
 # those and batch 16 in `cpu-long`, against the authors' 500, 1000, 1000, 1000 and 80), the CPU
-# profiles (`cpu` and `cpu-long`) change three settings:
-#
-# - **learning rate** 2 × 10⁻³ instead of the authors' 10⁻⁴: with a few hundred or a thousand
-#   optimiser steps instead of ≈ 25,000, the smaller rate would leave the models barely trained;
-# - **latent size** 16 for $z_t$ and for $z_{conv}$ instead of 100 each;
-# - **word drop per token**: our VHRED + word drop replaces each decoder input word by `<unk>`
-#   independently with probability `word_drop`; the authors' decoder draws once per time step
-#   and then replaces the input word of *every* conversation in the batch at that step. (Word
-#   drop only matters for the `vhred_wd` variant, which the CPU profiles do not train.)
-#
-# The authors' code (ctr4si, `model/models.py` and `model/utils/tokenizer.py`) also does things
-# the paper does not say:
-#
-# - **utterance drop reaches the posterior of $z_{conv}$**: it writes $h_{unk}$ into a slice of
-#   the tensor of utterance encodings that the bidirectional GRU of $q(z_{conv} \mid x)$ then
-#   reads, so the dropped turns are hidden from the inference network too (all but the last turn
-#   can be dropped there);
-# - **utterance drop also during evaluation**: the model drops utterances whenever it is called
-#   without `decode=True`, which includes the validation loss and the importance-sampled NLL, so
-#   the authors' test numbers of VHCR + utterance drop are measured with random turns hidden;
-# - **`clean_str` deletes accented letters**: it replaces every character other than unaccented
-#   letters, digits, the marks `,` `!` `?` `'` `.` and the backtick by a space, so "café" becomes
-#   "caf" and "naïve" the two words "na" and "ve".
-#
-# Ours applies utterance drop to the context GRU's input only, and in training only (the
-# posterior of $z_{conv}$ always reads every turn, and evaluation never drops turns); its text
-# cleaning is the authors' `clean_str` and deletes accented letters in the same way (Chit-Chat
-# is English, so this touches few words). The importance-sampled NLL is formed per conversation
-# (the authors' code treats a whole batch as one sample; see `companion.vhcr.evaluation`).
+# profiles train at a larger learning rate with smaller latents, and our word drop draws per
+# token. The authors' code also does things the paper does not say: its utterance drop hides the
+# dropped turns from the posterior of $z_{conv}$ as well, and drops turns during evaluation too, so
+# their test numbers of VHCR + utterance drop are measured with turns hidden; ours does neither.
+# Each difference is stated, with the claims it bears on, in {ref}`errata-vhcr`.
 
 # %% [markdown]
 # (vhcr-evidence-cpu-long)=
@@ -438,6 +421,8 @@ evidence.seed_spread(long_seeds)
 from companion.plotting import SEED_POINTS_CAPTION
 
 glue("vhcr_seed_points_caption", SEED_POINTS_CAPTION, display=False)
+
+# %% mystnb={"figure": {"caption": "`cpu-long`: test NLL and each latent's KL per word, every seed (KL on a log scale; dotted: the collapse threshold).", "name": "fig-vhcr-seeds-cpu-long"}}
 if len(long_seeds):
     evidence.plot_seeds(long_seeds)
     plt.show()
@@ -450,7 +435,7 @@ else:
 # dotted line is the collapse threshold used below, 0.01 nats per word (2% of the 0.503 the
 # paper reports for VHCR).
 
-# %%
+# %% mystnb={"figure": {"caption": "`cpu-long`: each latent's KL per word over training (line: mean over seeds, band: minimum to maximum; dotted: the collapse threshold).", "name": "fig-vhcr-kl-history-cpu-long"}}
 long_history = evidence.history(long_runs)
 if len(long_history):
     fig = evidence.plot_history(long_history, [LABELS[v] for v in ("vhred", "vhcr", "vhcr_ud")])
@@ -564,7 +549,7 @@ evidence.known_latent_summary(designed_runs).round(3)
 # shaded rates being those where such a code pays; right: how well a probe names the topic from
 # one draw of z_conv, which carries only what gets through the posterior's noise).
 
-# %%
+# %% mystnb={"figure": {"caption": "Designed corpus: VHCR's $z_{conv}$ against the drop rate it was trained with, each seed a line (left: test KL per conversation beside the cost of an ideal topic code; right: how well a probe names the topic from one draw of $z_{conv}$).", "name": "fig-vhcr-drop-curve"}}
 curve = evidence.drop_curve(designed_runs)
 if len(curve):
     evidence.plot_drop_curve(curve, balance)
@@ -576,7 +561,7 @@ else:
 # The same test KLs seed by seed, per drop rate (every seed a dot, the mean ± 1 sd a black bar;
 # dotted: the collapse threshold):
 
-# %%
+# %% mystnb={"figure": {"caption": "Designed corpus, one figure per setting (its title): test NLL and each latent's KL per word, every seed (KL on a log scale; dotted: the collapse threshold)."}}
 for (label, group) in evidence.settings_of(designed_runs):
     seeds_of_rate = evidence.per_seed(group)
     if len(seeds_of_rate):

@@ -401,3 +401,40 @@ def test_the_summary_is_a_claims_ledger_at_a_desk_and_on_a_phone(width: int, ser
     assert found["figures"] >= 3 and not found["uncaptioned"], found["uncaptioned"]
     assert found["nan"] == 0
     assert found["sideways"] <= 1, f"the page scrolls sideways by {found['sideways']} px at {width} px"
+
+
+# A chapter as a reader checks it: every figure of an output numbered and captioned, no "NaN"
+# in any table, the set-up cells folded, and at a phone's width nothing wider than the screen.
+_CHAPTER = """() => {
+  const article = document.querySelector("article");
+  const outputImages = Array.from(article.querySelectorAll(".cell_output img"));
+  return {
+    images: outputImages.length,
+    uncaptioned: outputImages.filter(image => {
+        const figure = image.closest("figure");
+        return !figure || !/Fig\\. ?\\d/.test((figure.querySelector("figcaption") || {}).textContent || "");
+      }).map(image => (image.getAttribute("src") || "").slice(-40)),
+    nan: Array.from(article.querySelectorAll("td, th"))
+              .filter(cell => /^\\s*(nan|none)\\s*$/i.test(cell.textContent)).length,
+    foldedParameters: article.querySelectorAll(".tag_parameters.tag_hide-cell").length,
+    sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  };
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("page_path", [page for page in book_pages() if page.startswith("notebooks/")])
+def test_a_chapter_captions_every_figure_and_shows_no_nan(page_path: str, width: int, server: str,
+                                                          browser: BrowserContext):
+    page, problems = _open(browser, server + page_path)
+    try:
+        page.set_viewport_size({"width": width, "height": 844})
+        page.wait_for_timeout(300)
+        found = page.evaluate(_CHAPTER)
+    finally:
+        page.close()
+    assert not problems, "\n".join(problems)
+    assert found["images"] >= 1 and not found["uncaptioned"], f"figures without a numbered caption: {found['uncaptioned']}"
+    assert found["nan"] == 0, f"{found['nan']} table cells read NaN"
+    assert found["foldedParameters"] == 1, "the parameters cell is folded away"
+    assert found["sideways"] <= 1, f"the page scrolls sideways by {found['sideways']} px at {width} px"

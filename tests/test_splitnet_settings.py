@@ -120,8 +120,8 @@ def test_differences_from_paper_lists_only_what_differs():
 def test_the_notebook_reads_its_settings_first_from_exactly_these_parameters():
     source = (Path(__file__).resolve().parents[1] / "notebooks" / "splitnet.py").read_text()
     cells = source.split("# %%")
-    parameters = next(index for index, cell in enumerate(cells) if cell.startswith(' tags=["parameters"]'))
+    parameters = next(index for index, cell in enumerate(cells) if cell.startswith(' tags=["parameters"'))
     assert set(re.findall(r"^(\w+) =", cells[parameters], re.MULTILINE)) == set(SplitNetSettings.parameters())
-    first = cells[parameters + 1].strip().splitlines()
+    first = cells[parameters + 1].strip().splitlines()[1:]  # after the cell's tags
     assert first[:3] == ["from companion.chapters import chapter_settings", "",
                          'params = chapter_settings("splitnet", globals())']
