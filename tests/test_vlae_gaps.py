@@ -104,3 +104,10 @@ def test_a_runs_gap_decomposition_survives_its_record(tmp_path):
     assert len(per_seed(runs)) == 2  # the plain run's two models, not the re-trained seed's
     agreement = retrained_agreement(runs).set_index("model")
     assert list(agreement["difference"]) == [0.0, 0.5] and agreement.loc["VLAE (T=4)", "recorded"] == 12.0
+    # a run given gap_examples of its own (another seed, no plain twin) is compared like any other
+    record_run("vlae", {**gapped.record(), "seed": 1}, with_gaps(rows, gap), wall_time_s=1.0, device="cpu",
+               directory=tmp_path)
+    runs = load_runs("vlae", tmp_path)
+    table = per_seed(runs)
+    assert sorted(table["param_seed"]) == [0, 0, 1, 1] and table[table["param_seed"] == 0]["log_px"].tolist() == [10.0, 12.0]
+    assert len(retrained_agreement(runs)) == 2  # only the re-trained seed 0 has an earlier record

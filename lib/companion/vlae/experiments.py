@@ -284,7 +284,7 @@ def retrained_agreement(runs: pd.DataFrame) -> pd.DataFrame:
     both and their difference, which is zero when training is reproducible across the commits."""
     if "param_gap_examples" not in runs:
         return pd.DataFrame(columns=["likelihood", "model", "seed", "recorded", "re-trained", "difference"])
-    earlier = per_seed(runs).set_index(["setting", "model", "steps", "seed"])["log_px"]
+    earlier = per_seed(runs[runs["param_gap_examples"].isna()]).set_index(["setting", "model", "steps", "seed"])["log_px"]
     again = runs[runs["param_gap_examples"].notna()].reset_index(drop=True)
     again["setting"] = settings_of(again)
     rows = []
@@ -385,13 +385,17 @@ def settings_of(runs: pd.DataFrame) -> pd.Series:
 
 def per_seed(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per setting, (model, T) and seed: log p(x), and the gain over the VAE of the same
-    run. A setting is every parameter except those in :data:`VARYING`. Runs that re-train a seed
-    to record its gap decomposition (``gap_examples`` set, :func:`recorded_gaps`) are left out:
-    that seed's own run is already in the comparison."""
+    run. A setting is every parameter except those in :data:`VARYING`. A model of a run that
+    re-trains a seed to record its gap decomposition (``gap_examples`` set, :func:`recorded_gaps`)
+    is left out where that seed's own run of the model is recorded (it is already in the
+    comparison), kept where it is not (a run given ``gap_examples`` of its own)."""
     frame = runs.reset_index(drop=True)
-    if "param_gap_examples" in frame:
-        frame = frame[frame["param_gap_examples"].isna()].reset_index(drop=True)
     frame["setting"] = settings_of(frame)
+    if "param_gap_examples" in frame:
+        retrained = frame["param_gap_examples"].notna()
+        key = list(zip(frame["setting"], frame["model"], frame["steps"].astype(int), frame["param_seed"]))
+        plain = {k for k, again in zip(key, retrained) if not again}
+        frame = frame[[not again or k not in plain for k, again in zip(key, retrained)]].reset_index(drop=True)
     vae = frame[frame["model"] == "VAE"].set_index("run_id")["log_px"]
     frame["gain"] = frame["log_px"] - frame["run_id"].map(vae)
     frame["seed"] = frame["param_seed"]
