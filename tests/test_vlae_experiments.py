@@ -219,3 +219,18 @@ def test_the_authors_code_table_sets_our_logit_runs_beside_their_numbers():
     assert table.loc["SA-VAE, authors' step (T=4)", "authors' − VAE"] == pytest.approx(-409.4 + 408.5)
     assert table.loc["VLAE (T=4)", "authors' code"] == -381.2
     assert math.isnan(table.loc["SA-VAE (T=4)", "authors' code"])
+
+
+def test_train_and_test_log_px_average_the_seeds_that_recorded_both():
+    from companion.vlae.experiments import train_and_test_log_px
+
+    base = {"profile": "cpu-long", "param_dataset": "mnist5k", "param_likelihood": "gaussian", "param_epochs": 100,
+            "param_latent_dim": 16, "param_hidden_dim": 200, "model": "VAE", "steps": 0}
+    runs = pd.DataFrame([{**base, "run_id": "a", "param_seed": 0, "log_px": 10.0, "train_log_px": 40.0},
+                         {**base, "run_id": "b", "param_seed": 1, "log_px": 12.0, "train_log_px": 50.0},
+                         {**base, "run_id": "c", "param_seed": 2, "log_px": 99.0, "train_log_px": float("nan")},
+                         {**base, "run_id": "d", "param_seed": 0, "model": "VLAE", "steps": 4, "log_px": 0.0,
+                          "train_log_px": 0.0}])
+    assert train_and_test_log_px(runs, "VAE") == (45.0, 11.0)
+    assert all(math.isnan(value) for value in train_and_test_log_px(runs.drop(columns="train_log_px"), "VAE"))
+    assert all(math.isnan(value) for value in train_and_test_log_px(runs.iloc[:0], "VAE"))

@@ -2,6 +2,7 @@
 
 import math
 
+import pandas as pd
 import pytest
 import torch
 
@@ -76,7 +77,6 @@ def test_the_decoder_is_left_as_it_was():
 def test_a_runs_gap_decomposition_survives_its_record(tmp_path):
     """with_gaps puts each model's gaps in its results row; a record of those rows, loaded
     back, gives recorded_gaps the same numbers, and per_seed leaves the re-trained seed out."""
-    import pandas as pd
 
     from companion.config import resolve
     from companion.results import load_runs, record_run
@@ -111,3 +111,27 @@ def test_a_runs_gap_decomposition_survives_its_record(tmp_path):
     table = per_seed(runs)
     assert sorted(table["param_seed"]) == [0, 0, 1, 1] and table[table["param_seed"] == 0]["log_px"].tolist() == [10.0, 12.0]
     assert len(retrained_agreement(runs)) == 2  # only the re-trained seed 0 has an earlier record
+
+
+
+def test_the_estimator_check_sets_each_run_s_log_px_beside_its_q_star_estimate():
+    from companion.vlae.experiments import estimator_check
+
+    base = {"profile": "cpu-long", "param_likelihood": "gaussian", "param_gap_examples": 200}
+    rows = []
+    for seed, shift in enumerate((0.0, 2.0)):
+        for model, steps, log_px, q_star, elbo, gap_elbo in (("VAE", 0, 430.0, 475.0, 406.0, 409.0),
+                                                             ("VLAE", 4, 479.0, 496.0, 470.0, 475.0)):
+            rows.append({**base, "run_id": f"r{seed}", "param_seed": seed, "model": model, "steps": steps,
+                         "log_px": log_px + shift, "test_gap_log_px": q_star, "elbo": elbo,
+                         "test_gap_elbo": gap_elbo})
+    rows.append({**base, "run_id": "old", "param_seed": 0, "model": "VAE", "steps": 0, "log_px": 1.0,
+                 "test_gap_log_px": float("nan"), "elbo": 0.0, "test_gap_elbo": float("nan")})
+    table = estimator_check(pd.DataFrame(rows)).set_index("model")
+    assert list(table.index) == ["VAE", "VLAE (T=4)"] and (table["runs"] == 2).all()
+    assert table.loc["VAE", "q* − q"] == pytest.approx(45.0 - 1.0)  # the runs' shifts average to 1
+    assert table.loc["VLAE (T=4)", "gain over VAE, from q"] == pytest.approx(49.0)
+    assert table.loc["VLAE (T=4)", "gain over VAE, from q*"] == pytest.approx(21.0)
+    assert table.loc["VLAE (T=4)", "images' ELBO shift"] == pytest.approx(5.0)
+    assert math.isnan(table.loc["VAE", "gain over VAE, from q*"])
+    assert estimator_check(pd.DataFrame(rows).drop(columns="test_gap_log_px")).empty

@@ -278,6 +278,36 @@ def recorded_gaps(runs: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[order.sort_values().index].reset_index(drop=True)
 
 
+def estimator_check(runs: pd.DataFrame) -> pd.DataFrame:
+    """How the test log p(x) the comparisons use — K importance samples from each model's own q on
+    every test image — compares with the decomposition's estimate from each image's best Gaussian
+    q* (:func:`recorded_gaps`; its largest K, where it has converged) on the decomposition's test
+    images, for every recorded run that kept both. Both are lower bounds of log p(x) in
+    expectation, so the higher is the nearer. Per likelihood, (model, T) and number of images: the
+    mean over runs of each estimate, their difference, the ELBO(q) on the decomposition's images
+    less that on every test image (how typical those images are), and the gain over the VAE of
+    the same run by each estimate (NaN for the VAE itself and where the run kept no VAE gaps)."""
+    if "test_gap_log_px" not in runs:
+        return pd.DataFrame()
+    kept = runs.dropna(subset=["test_gap_log_px"]).reset_index(drop=True)
+    images = kept["param_gap_examples"] if "param_gap_examples" in kept else pd.Series(float("nan"), kept.index)
+    kept = kept.assign(images=images.fillna(VLAESettings.ADDED_LATER["gap_examples"]).astype(int))
+    vae = kept[kept["model"] == "VAE"].set_index("run_id")
+    kept = kept.assign(gain=kept["log_px"] - kept["run_id"].map(vae["log_px"]),
+                       gain_q_star=kept["test_gap_log_px"] - kept["run_id"].map(vae["test_gap_log_px"]))
+    rows = []
+    for (likelihood, model, steps, count), group in kept.groupby(
+            ["param_likelihood", "model", "steps", "images"], sort=False):
+        rows.append({"likelihood": likelihood, "model": model_label(model, steps), "images": count,
+                     "runs": len(group), "log p(x) from q": group["log_px"].mean(),
+                     "log p(x) from q*": group["test_gap_log_px"].mean(),
+                     "q* − q": (group["test_gap_log_px"] - group["log_px"]).mean(),
+                     "images' ELBO shift": (group["test_gap_elbo"] - group["elbo"]).mean(),
+                     "gain over VAE, from q": group["gain"].mean() if model != "VAE" else float("nan"),
+                     "gain over VAE, from q*": group["gain_q_star"].mean() if model != "VAE" else float("nan")})
+    return pd.DataFrame(rows)
+
+
 def retrained_agreement(runs: pd.DataFrame) -> pd.DataFrame:
     """Each model of a run that re-trained a seed to record its gaps (``gap_examples`` set) beside
     the same seed's earlier record of the same setting (:func:`per_seed`'s): test log p(x) of
@@ -406,6 +436,17 @@ def per_seed(runs: pd.DataFrame) -> pd.DataFrame:
     order = pd.DataFrame({"setting": frame["setting"].map(settings.index),
                           "model": frame["model"].map(ranks), "steps": frame["steps"]})
     return frame.loc[order.sort_values(["setting", "model", "steps"], kind="stable").index]
+
+
+def train_and_test_log_px(runs: pd.DataFrame, model: str) -> tuple[float, float]:
+    """``model``'s log p(x) on the training slice and on the test set, each the mean over the
+    seeds (:func:`per_seed`) that recorded both; NaN, NaN when none did."""
+    frame = per_seed(runs) if len(runs) else pd.DataFrame(columns=["model"])
+    frame = frame[frame["model"] == model]
+    if "train_log_px" not in frame or not frame["train_log_px"].notna().any():
+        return float("nan"), float("nan")
+    both = frame.dropna(subset=["train_log_px", "log_px"])
+    return float(both["train_log_px"].mean()), float(both["log_px"].mean())
 
 
 def seed_table(runs: pd.DataFrame, models: tuple[str, ...] = tuple(TITLES.values())) -> pd.DataFrame:
