@@ -102,7 +102,7 @@ def plot_assignment_sharpening(snapshots: Sequence[Mapping[str, torch.Tensor]], 
 def plot_block_weights(networks: Mapping[str, nn.Module], assignments: SplitAssignments,
                        layers: Sequence[str], figsize: tuple[float, float] = (10, 6)) -> Figure:
     """|W| (spatial RMS for kernels) of ``layers`` with inputs and outputs ordered by their hard
-    group: one row per network, one column per layer; lines mark group boundaries. Each panel is
+    group: one row per network (named on its left), one column per layer; lines mark group boundaries. Each panel is
     scaled to its layer's 99th percentile (the colour bar) and its title gives the share of the
     layer's squared weights between groups (:func:`~companion.splitnet.split.off_block_mass`:
     what the cut drops)."""
@@ -126,9 +126,11 @@ def plot_block_weights(networks: Mapping[str, nn.Module], assignments: SplitAssi
                 ax.axhline(boundary - 0.5, color="tab:red", lw=1)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"{title}: {readable(module_name)}\noff-block {100 * shares[module_name]:.1f}%", fontsize=9)
+            where, _, kind = readable(module_name).rpartition(", ")  # "stage 2, block 1" and "conv1"
+            share = f"off-block {100 * shares[module_name]:.1f}%"
+            ax.set_title(f"{where}\n{kind}: {share}" if where else f"{kind}\n{share}", fontsize=8)
             if column == 0:
-                ax.set_ylabel("outputs (by group)")
+                ax.set_ylabel(f"{title}\noutputs (by group)")
             if row == len(networks) - 1:
                 ax.set_xlabel("inputs (by group)")
         figure.colorbar(image, ax=axes[row].tolist(), shrink=0.9, label="|W| / layer's 99th pct.")
