@@ -138,7 +138,7 @@ pd.set_option("display.width", 200)
 example = experiments.replicate_data(params, params.angle, max(params.norm_ratios), replicate=0)
 profile_frame = experiments.rotation_profile(example, np.linspace(0.0, 180.0, 73))
 worst_gap = (profile_frame["log_likelihood"] - profile_frame["diagonal_elbo"]).max()
-glue_result("ppca_worst_gap", worst_gap, precision=".2f", atol=0.01)
+worst_gap = glue_result("ppca_worst_gap", worst_gap, precision=".2f", atol=0.01)
 
 # %% mystnb={"figure": {"caption": "The maximum-likelihood decoder's two columns rotated by an angle: the likelihood (also the full-covariance ELBO) stays flat, the best diagonal ELBO peaks on the PCA axes.", "name": "fig-ppca-rotation"}}
 fig = experiments.plot_rotation_profile(profile_frame)

@@ -138,7 +138,8 @@ from companion.vlae import evidence, experiments, figures
 use_book_display()
 use_threads(params.threads)
 started = time.perf_counter()
-pd.Series({name: str(value) for name, value in params.record().items()}, name="value").to_frame()
+pd.Series({name: None if value is None else str(value) for name, value in params.record().items()},
+          name="value", dtype=object).to_frame()
 
 # %% [markdown]
 # The default run (`profile="cpu"`) trains small MLPs (two hidden layers) on the 8×8 digits
@@ -202,9 +203,10 @@ plt.show()
 # %%
 small_models = {name: fitted.model for name, fitted in small.items()}
 shape_example = figures.most_correlated_posterior(small_models, test[:32])
-glue_result("shape_correlation", sum(abs(figures.posterior_correlation(model, test[shape_example]))
-                                     for model in small_models.values()) / len(small_models),
-            precision=".2f", atol=0.4)  # 3 × the largest change measured (0.12)
+shape_correlation = glue_result(
+    "shape_correlation", sum(abs(figures.posterior_correlation(model, test[shape_example]))
+                             for model in small_models.values()) / len(small_models),
+    precision=".2f", atol=0.4)  # 3 × the largest change measured (0.12)
 
 # %% mystnb={"figure": {"caption": "Each 2-D model's $q(z|x)$ (coloured contours) over the true posterior of its own decoder (grey), for one test image.", "name": "fig-vlae-posterior-shapes"}}
 figures.posterior_shapes(small_models, test[shape_example])
