@@ -22,6 +22,12 @@ def test_a_missing_value_is_an_em_dash_and_everything_else_is_pandas_html():
         "<td>None</td>", f"<td>{EMPTY}</td>")
 
 
+def test_a_none_of_a_one_column_object_frame_is_an_em_dash_too():
+    settings = pd.Series({"data_dir": None, "dataset": "digits"}, name="value", dtype=object).to_frame()
+    html = table_html(settings)
+    assert "None" not in html and f"<td>{EMPTY}</td>" in html and "<td>digits</td>" in html
+
+
 def test_an_ipython_session_shows_every_frame_that_way_and_figures_at_twice_the_density():
     shell = InteractiveShell.instance()
     try:

@@ -19,7 +19,10 @@ EMPTY = "—"
 
 
 def table_html(frame: pd.DataFrame) -> str:
-    """``frame`` as pandas' notebook HTML, with :data:`EMPTY` for every missing value."""
+    """``frame`` as pandas' notebook HTML, with :data:`EMPTY` for every missing value (pandas'
+    ``na_rep`` misses a None in some object columns, so those are replaced first)."""
+    frame = frame.apply(lambda column: column.map(lambda value: EMPTY if value is None else value)
+                        if column.dtype == object else column)
     return frame.to_html(notebook=True, na_rep=EMPTY, max_rows=pd.get_option("display.max_rows"),
                          max_cols=pd.get_option("display.max_columns"),
                          show_dimensions=pd.get_option("display.show_dimensions"))
