@@ -254,7 +254,7 @@ show(sap.unstack("norm_ratio").round(2).rename_axis(index="true angle (°)",
 histories = experiments.sgd_histories(example, params)
 last = histories.groupby("method").tail(1).set_index("method")
 glue_result("ppca_sgd_cos_diagonal", last.loc["diagonal", "abs_cos"], precision=".2f", atol=0.01)
-glue_result("ppca_sgd_cos_full", last.loc["full", "abs_cos"], precision=".2f", atol=0.01)
+sgd_cos_full = glue_result("ppca_sgd_cos_full", last.loc["full", "abs_cos"], precision=".2f", atol=0.01)
 
 # %% mystnb={"figure": {"caption": "Linear VAEs trained by stochastic gradients: the |cos| between the columns and the ELBO deficit over training, diagonal against full-covariance posterior.", "name": "fig-ppca-sgd"}}
 fig = experiments.plot_sgd_histories(histories)
