@@ -249,6 +249,13 @@ def with_gaps(rows: list[dict[str, Any]], gap: pd.DataFrame) -> list[dict[str, A
     return added
 
 
+def _with_gap_images(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with ``images``, the test images of each run's gap decomposition (runs that do
+    not record ``gap_examples`` had the value it was added with)."""
+    images = runs["param_gap_examples"] if "param_gap_examples" in runs else pd.Series(float("nan"), runs.index)
+    return runs.assign(images=images.fillna(VLAESettings.ADDED_LATER["gap_examples"]).astype(int))
+
+
 def recorded_gaps(runs: pd.DataFrame) -> pd.DataFrame:
     """The gap decomposition of every recorded run that kept it (:func:`with_gaps`), one row per
     likelihood, model, number of images (``gap_examples``) and split: the mean over the runs
@@ -258,10 +265,7 @@ def recorded_gaps(runs: pd.DataFrame) -> pd.DataFrame:
         columns = {f"{split}_{name}": column for column, name in GAP_RECORDED.items()}
         if next(iter(columns)) not in runs:
             continue
-        kept = runs.dropna(subset=[next(iter(columns))])
-        images = (kept["param_gap_examples"] if "param_gap_examples" in kept else pd.Series(float("nan"), kept.index))
-        # runs that do not record gap_examples had the value it was added with
-        kept = kept.assign(images=images.fillna(VLAESettings.ADDED_LATER["gap_examples"]).astype(int))
+        kept = _with_gap_images(runs.dropna(subset=[next(iter(columns))]))
         samples = {name: f"log p(x), K={name.rsplit('_k', 1)[1]}" for name in runs.columns
                    if name.startswith(f"{split}_gap_log_px_k")}
         for (likelihood, model, steps, count), group in kept.groupby(
@@ -289,9 +293,7 @@ def estimator_check(runs: pd.DataFrame) -> pd.DataFrame:
     the same run by each estimate (NaN for the VAE itself and where the run kept no VAE gaps)."""
     if "test_gap_log_px" not in runs:
         return pd.DataFrame()
-    kept = runs.dropna(subset=["test_gap_log_px"]).reset_index(drop=True)
-    images = kept["param_gap_examples"] if "param_gap_examples" in kept else pd.Series(float("nan"), kept.index)
-    kept = kept.assign(images=images.fillna(VLAESettings.ADDED_LATER["gap_examples"]).astype(int))
+    kept = _with_gap_images(runs.dropna(subset=["test_gap_log_px"]).reset_index(drop=True))
     vae = kept[kept["model"] == "VAE"].set_index("run_id")
     kept = kept.assign(gain=kept["log_px"] - kept["run_id"].map(vae["log_px"]),
                        gain_q_star=kept["test_gap_log_px"] - kept["run_id"].map(vae["test_gap_log_px"]))
