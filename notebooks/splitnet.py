@@ -234,7 +234,7 @@ show(terms.iloc[[0, len(terms) // 4, len(terms) // 2, len(terms) - 1]].round(3).
 # %% mystnb={"figure": {"caption": "Group assignments as they sharpen during grouping: rows are groups, columns units ordered by their final group, colour the probability.", "name": "fig-splitnet-assignments"}}
 names = ["classes", "head_in"] + [n for n in grouping.model.assignments.free_names if n.endswith("block0_mid")][:1]
 steps = sorted({0, params.epochs // 8, params.epochs // 3, params.epochs})
-figures.plot_assignment_sharpening(grouping.snapshots, names, steps, figsize=(10, 4))
+figures.plot_assignment_sharpening(grouping.snapshots, names, steps)
 plt.show()
 
 # %% [markdown]
@@ -249,7 +249,7 @@ plt.show()
 # %% mystnb={"figure": {"caption": "The weights of every split layer ordered by the learned groups (red lines), SplitNet after grouping against the baseline; each title gives the share of squared weights between groups.", "name": "fig-splitnet-block-weights"}}
 figures.plot_block_weights({"SplitNet": grouping.model.network, "baseline": baseline},
                            grouping.model.assignments,
-                           experiments.figure_layers(grouping.model.assignments), figsize=(14, 5))
+                           experiments.figure_layers(grouping.model.assignments))
 plt.show()
 
 # %%
@@ -559,7 +559,7 @@ long_cut.round(3)
 # have, is reached by 100 of them; 0.8 by 25, 1.0 by one), and per seed the classes kept from the
 # initial arg-max of the logits (0.5 for a grouping blind to it).
 
-# %% tags=["full-width"]
+# %% tags=["full-width", "hide-output"]
 long_confusion = evidence.confusion_table(long_runs)
 long_groupings = evidence.grouping_table(long_runs)
 long_cross = evidence.cross_seed_table(long_runs)
@@ -645,7 +645,7 @@ pd.DataFrame(differences_from_paper()).set_index("parameter")
 # error). Earlier pilots (without the cut columns) chose the logits' scale and the baseline start;
 # the recent ones chose the schedule.
 
-# %% tags=["full-width"]
+# %% tags=["full-width", "hide-output"]
 pilot = results.load_runs("splitnet/grouping-pilot")
 pilot = pilot[pilot["param_dataset"] == "mnist5k"] if len(pilot) else pilot
 pilot_table = evidence.pilot_summary(pilot).set_index(["baseline seed", "procedure"]) if len(pilot) else pd.DataFrame()

@@ -365,8 +365,17 @@ def test_runs_table_sorts_when_a_header_is_clicked(browser: BrowserContext):
         page.close()
 
 
+# The least a figure may be scaled at a desk's width: a 2× PNG is drawn at half its pixels, and
+# below 0.72 of that its 8-point text falls under 8 px (companion.plotting.FIGURE_WIDTH).
+LEGIBLE = 0.72
+# Each image of ``images`` shown below LEGIBLE of its drawn size: [scale, its caption's start].
+_SHRUNK = """images.map(image => [image.getBoundingClientRect().width / (image.naturalWidth / 2),
+                          (image.closest("figure")?.querySelector("figcaption")?.textContent || "").trim().slice(0, 12)])
+                .filter(([scale]) => scale < %s)""" % LEGIBLE
+
 # The summary as a reader checks it: a badge per claim row, every figure numbered and captioned,
-# no "nan" in any table, and at a phone's width nothing wider than the screen.
+# no "nan" in any table, at a phone's width nothing wider than the screen, and at a desk's every
+# figure legible.
 _LEDGER = """() => {
   const rows = Array.from(document.querySelectorAll("table.ledger tbody tr:not(.ledger-claim)"));
   const figures = Array.from(document.querySelectorAll("article figure"));
@@ -379,8 +388,9 @@ _LEDGER = """() => {
     nan: Array.from(document.querySelectorAll("article td, article th"))
               .filter(cell => /^\\s*nan\\s*$/i.test(cell.textContent)).length,
     sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    shrunk: ((images) => %s)(Array.from(document.querySelectorAll("article figure img"))),
   };
-}"""
+}""" % _SHRUNK
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -401,10 +411,13 @@ def test_the_summary_is_a_claims_ledger_at_a_desk_and_on_a_phone(width: int, ser
     assert found["figures"] >= 3 and not found["uncaptioned"], found["uncaptioned"]
     assert found["nan"] == 0
     assert found["sideways"] <= 1, f"the page scrolls sideways by {found['sideways']} px at {width} px"
+    if width >= 1280:
+        assert not found["shrunk"], f"figures shown below {LEGIBLE} of their size (scale, caption): {found['shrunk']}"
 
 
 # A chapter as a reader checks it: every figure of an output numbered and captioned, no "NaN"
-# in any table, the set-up cells folded, and at a phone's width nothing wider than the screen.
+# in any table, the set-up cells folded, at a phone's width nothing wider than the screen, and
+# at a desk's every figure legible.
 _CHAPTER = """() => {
   const article = document.querySelector("article");
   const outputImages = Array.from(article.querySelectorAll(".cell_output img"));
@@ -418,8 +431,9 @@ _CHAPTER = """() => {
               .filter(cell => /^\\s*(nan|none)\\s*$/i.test(cell.textContent)).length,
     foldedParameters: article.querySelectorAll(".tag_parameters.tag_hide-cell").length,
     sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    shrunk: ((images) => %s)(Array.from(article.querySelectorAll("img"))),
   };
-}"""
+}""" % _SHRUNK
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -438,3 +452,5 @@ def test_a_chapter_captions_every_figure_and_shows_no_nan(page_path: str, width:
     assert found["nan"] == 0, f"{found['nan']} table cells read NaN"
     assert found["foldedParameters"] == 1, "the parameters cell is folded away"
     assert found["sideways"] <= 1, f"the page scrolls sideways by {found['sideways']} px at {width} px"
+    if width >= 1280:
+        assert not found["shrunk"], f"figures shown below {LEGIBLE} of their size (scale, caption): {found['shrunk']}"

@@ -50,6 +50,30 @@ def test_a_forgotten_notebook_is_no_longer_in_the_cache(tmp_path):
     assert not book_extension.forget_execution(tmp_path / "cache", path)
 
 
+def _notebook(path, *sources):
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources]), path)
+    return path
+
+
+def test_chapters_run_side_by_side_into_the_cache_and_a_failure_names_its_notebook(tmp_path):
+    cache_path = tmp_path / "cache"
+    first = _notebook(tmp_path / "first.ipynb", "import os", "print(os.getcwd())")
+    second = _notebook(tmp_path / "second.ipynb", "print(6 * 7)")
+    ran = book_extension.execute_in_parallel(cache_path, [second, first], timeout=60, workers=2)
+    assert sorted(ran) == [first, second]
+    cache = get_cache(cache_path)
+    _, merged = cache.merge_match_into_file(str(second))
+    assert merged.cells[0].outputs[0]["text"] == "42\n"
+    _, merged = cache.merge_match_into_file(str(first))
+    assert merged.cells[1].outputs[0]["text"].strip() == str(tmp_path)  # run in its own folder
+    assert book_extension.execute_in_parallel(cache_path, [first, second], timeout=60) == []
+    broken = _notebook(tmp_path / "broken.ipynb", "raise ValueError('no data here')")
+    with pytest.raises(RuntimeError, match=r"(?s)broken\.ipynb failed.*no data here"):
+        book_extension.execute_in_parallel(cache_path, [broken, first], timeout=60)
+    with pytest.raises(KeyError):
+        cache.match_cache_file(str(broken))
+
+
 DOCUMENTED = {"companion.data.batching.batches", "companion.vlae.models.MODELS",
               "companion.vlae.models.LatentVariableModel", "companion.reproduce.executors.Executor.wait",
               "companion.reproduce.executors.LocalExecutor.wait"}

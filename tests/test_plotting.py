@@ -1,4 +1,4 @@
-"""companion.plotting.seed_points: every seed drawn, and each mean bar over its own seeds' dots."""
+"""companion.plotting: seed_points draws every seed, each mean bar over its own seeds' dots; panel_grid wraps panels."""
 
 import matplotlib
 
@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from companion import plotting
 from companion.plotting import seed_points
 
 
@@ -56,3 +57,13 @@ def test_the_dots_of_one_seed_are_joined_and_only_they(hue):
     _, ax = plt.subplots()
     seed_points(frame.drop(columns="seed"), "tree", "error", ax=ax, hue=hue)
     assert not [line for line in ax.lines if line.get_color() == "0.6"]
+
+
+@pytest.mark.parametrize(("count", "columns", "shape"), [(4, 2, (2, 2)), (3, 2, (2, 2)), (1, 3, (1, 1)), (5, 1, (5, 1))])
+def test_a_panel_grid_wraps_at_its_columns_and_hides_what_it_does_not_use(count, columns, shape):
+    fig, axes = plotting.panel_grid(count, 2.0, columns=columns)
+    assert len(axes) == count and all(ax.get_visible() for ax in axes)
+    hidden = [ax for ax in fig.axes if not ax.get_visible()]
+    assert len(fig.axes) == shape[0] * shape[1] and len(hidden) == shape[0] * shape[1] - count
+    assert tuple(fig.get_size_inches()) == (plotting.FIGURE_WIDTH, 2.0 * shape[0])
+    plt.close(fig)

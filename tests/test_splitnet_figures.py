@@ -9,6 +9,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from companion.plotting import FIGURE_WIDTH  # noqa: E402
 from companion.splitnet import figures  # noqa: E402
 from companion.splitnet.assignment import LearnedSplitWRN  # noqa: E402
 from companion.splitnet.split import off_block_mass  # noqa: E402
@@ -36,9 +37,11 @@ def test_block_weights_and_sharpening_figures_have_a_panel_per_layer_and_epoch()
     layers = ["stages.2.0.conv2", "head.linear"]
     fig = figures.plot_block_weights({"a": model.network, "b": model.network}, model.assignments, layers)
     panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
-    assert len(panels) == 4 and len(fig.axes) == 6  # a colour bar per network
+    assert len(panels) == 4 and len(fig.axes) == 5  # one colour bar, every panel scaled to [0, 1]
     shares = off_block_mass(model.network, model.assignments)
-    assert panels[0].get_title().endswith(f"off-block {100 * shares['stages.2.0.conv2']:.1f}%")
+    assert panels[0].get_title().endswith(f"a: off-block {100 * shares['stages.2.0.conv2']:.1f}%")
+    assert panels[3].get_title().startswith("classifier\nb: ")
+    assert fig.get_size_inches()[0] <= FIGURE_WIDTH
     plt.close(fig)
     snapshot = {name: model.assignments.probabilities(name).detach() for name in model.assignments.names}
     fig = figures.plot_assignment_sharpening([snapshot, snapshot], ["classes", "head_in"], [0, 1])

@@ -5,6 +5,8 @@ jupyter-cache runs a notebook again only when its code changes, but the chapters
 extension fingerprints each chapter's records; for a chapter whose records changed since the
 last build it drops the chapter notebook's cached execution (so myst-nb runs it again) and
 marks the chapter and the two summary pages as outdated. An unchanged store costs nothing.
+The chapters that must run are then executed side by side, one per CPU core, into the same
+cache, before Sphinx reads them one at a time; myst-nb then finds each in the cache.
 
 It also serves the Library reference and the chapters' downloads: a docstring's ``|`` is
 maths (|cos|, p(x|z)), not reStructuredText; a docstring's link to a name the library
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import multiprocessing
+import os
 import re
 import shutil
 from collections.abc import Collection
@@ -71,6 +75,65 @@ def outdated_pages(app: Any, env: Any, added: set, changed: set, removed: set) -
                 forget_execution(env.mystnb_config.execution_cache_path, Path(env.doc2path(doc)))
             docs.append(doc)
     return docs + [doc for doc in SUMMARY_DOCS if doc in env.found_docs]
+
+
+def execute_in_parallel(cache_path: str | Path, notebooks: list[Path], timeout: int,
+                        workers: int | None = None) -> list[Path]:
+    """Run each of ``notebooks`` that has no cached execution, ``workers`` at a time (default:
+    one per CPU core), in its own folder, and cache it as myst-nb would: the notebooks that ran.
+    A failure raises, with each failed notebook's traceback."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(cache_path)
+    todo = []
+    for notebook in notebooks:
+        try:
+            cache.match_cache_file(str(notebook))
+        except KeyError:
+            todo.append(notebook)
+    # The largest first (its outputs, a proxy for its run time), so that the last to start are short.
+    todo.sort(key=lambda path: path.stat().st_size, reverse=True)
+    if not todo:
+        return []
+    # Fresh worker processes: a fork would copy the Sphinx application.
+    with multiprocessing.get_context("spawn").Pool(min(len(todo), workers or os.cpu_count() or 1)) as pool:
+        results = pool.starmap(_execute, [(path, timeout) for path in todo], chunksize=1)
+    failed = []
+    for path, (executed, seconds, error) in zip(todo, results):
+        if error is None:
+            cache.cache_notebook_bundle(CacheBundleIn(executed, str(path), data={"execution_seconds": seconds}),
+                                        check_validity=False, overwrite=True)
+        else:
+            failed.append(f"Executing {path} failed:\n{error}\n")
+    if failed:
+        raise RuntimeError("".join(failed))
+    return todo
+
+
+def _execute(notebook: Path, timeout: int) -> tuple[Any, float, str | None]:
+    """One notebook run in its folder: the executed notebook, its seconds, and its traceback or None."""
+    import nbformat
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    content = nbformat.read(notebook, as_version=4)
+    result = single_nb_execution(content, cwd=str(notebook.parent), timeout=timeout,
+                                 allow_errors=False, meta_override=True)
+    return content, result.time, None if result.err is None else result.exc_string
+
+
+def execute_chapters(app: Any, env: Any, docnames: list[str]) -> None:
+    """Sphinx ``env-before-read-docs`` handler: the chapter notebooks to be read, run in parallel."""
+    config = env.mystnb_config
+    if config.execution_mode != "cache":
+        return
+    chapters = [Path(env.doc2path(doc)) for doc in docnames if doc.startswith("notebooks/")]
+    chapters = [path for path in chapters if path.suffix == ".ipynb"]
+    ran = execute_in_parallel(config.execution_cache_path, chapters, config.execution_timeout)
+    if ran:
+        from sphinx.util import logging
+
+        logging.getLogger(__name__).info(f"ran {', '.join(path.stem for path in ran)} in parallel")
 
 
 #: An inline literal (``…``) of a docstring line: left as it is.
@@ -178,6 +241,7 @@ def setup(app: Any) -> dict[str, Any]:
     """Register the handlers (listed in _config.yml's sphinx extensions)."""
     app.connect("config-inited", search_scorer_in_book)
     app.connect("env-get-outdated", outdated_pages)
+    app.connect("env-before-read-docs", execute_chapters)
     app.connect("autodoc-process-docstring", escape_bars)
     app.connect("missing-reference", resolve_library_reference)
     # After sphinx_book_theme fills the download menu (its handler has priority 501).

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 #: What seed_points draws, for captions (the interval is stated, never implied).
 SEED_POINTS_CAPTION = "dots: every seed; grey lines: the same seed's dots; black bar: mean ± 1 sd over seeds"
@@ -18,6 +19,24 @@ MODEL_COLORS: dict[str, str] = {
     "HRED": "tab:gray", "VHRED": "tab:blue", "VHRED + word drop": "tab:cyan", "VHCR": "tab:orange",
     "VHCR + utterance drop": "tab:red",
 }
+
+
+#: The widest a chapter's figure is drawn, in inches at 100 dpi. The book's text column, 672 CSS
+#: px in a 1280-px window, shows it at 0.72 of its drawn size or more, so 8-point text stays ≥ 8 px.
+FIGURE_WIDTH = 9.0
+
+
+def panel_grid(count: int, row_height: float, columns: int = 2, **subplots) -> tuple[Figure, list[Axes]]:
+    """A figure of ``count`` panels, at most ``columns`` to a row, :data:`FIGURE_WIDTH` wide and
+    ``row_height`` inches per row (one panel: the whole width); the used axes in reading order,
+    the unused ones hidden."""
+    columns = max(1, min(columns, count))
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(FIGURE_WIDTH, row_height * rows), squeeze=False, **subplots)
+    flat = list(axes.flat)
+    for ax in flat[count:]:
+        ax.set_visible(False)
+    return fig, flat[:count]
 
 
 def tile_images(images: np.ndarray, columns: int) -> np.ndarray:

@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 
 from companion import results
 from companion.evidence import EFFECT, VERIFICATION, Claim, Finding, sign_test
-from companion.plotting import seed_points
+from companion.plotting import FIGURE_WIDTH, seed_points
 from companion.reproduce.plan import planned_records
 from companion.ppca.settings import PPCASettings
 
@@ -219,7 +219,7 @@ def plot_seeds(frame: pd.DataFrame) -> Figure:
     true angle: every seed a dot (collapsed ones included), the mean ± 1 sd over seeds a black
     bar (:func:`~companion.plotting.seed_points`)."""
     angles = sorted(frame["angle"].unique())
-    fig, axes = plt.subplots(1, len(angles), figsize=(5 * len(angles), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(angles), figsize=(min(5 * len(angles), FIGURE_WIDTH), 3.6), squeeze=False)
     # a replicate of a seed is the unit: the decoders trained on its data are joined
     shown = frame.assign(decoder=frame["model"].map(MODELS),
                          unit=frame["seed"].astype(str) + "/" + frame["replicate"].astype(str))

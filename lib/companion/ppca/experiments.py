@@ -25,6 +25,7 @@ from companion.ppca import closed_form, metrics
 from companion.ppca.closed_form import PPCAParameters
 from companion.ppca.linear_vae import LinearVAE, fit_expected_elbo, train_stochastic
 from companion.ppca.settings import PPCASettings
+from companion.plotting import FIGURE_WIDTH
 from companion.ppca.synthetic import SyntheticPPCA, make_dataset
 from companion.results import record_run
 from companion.training import (
@@ -228,7 +229,7 @@ def plot_columns_in_plane(data: SyntheticPPCA, fits: Sequence[Fit]) -> Figure:
 def plot_by_ratio(frame: pd.DataFrame, columns: Sequence[str] = ("abs_cos", "sap")) -> Figure:
     """Mean ± std of each metric against the norm ratio: a row per metric, a column per true angle."""
     angles = list(dict.fromkeys(frame["angle"]))
-    fig, panels = plt.subplots(len(columns), len(angles), figsize=(3.6 * len(angles), 2.7 * len(columns)),
+    fig, panels = plt.subplots(len(columns), len(angles), figsize=(min(3.6 * len(angles), FIGURE_WIDTH), 2.7 * len(columns)),
                                sharex=True, sharey="row", squeeze=False)
     offsets = dict(zip(METHODS, (-0.02, 0.0, 0.02)))
     for col, angle in enumerate(angles):

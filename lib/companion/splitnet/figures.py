@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
 
-from companion.plotting import seed_points, tile_images
+from companion.plotting import FIGURE_WIDTH, panel_grid, seed_points, tile_images
 from companion.splitnet.assignment import SplitAssignments, even_merge_index, parse_tree
 from companion.splitnet.regularizers import weight_magnitude
 from companion.splitnet.split import off_block_mass
@@ -78,7 +78,7 @@ def _group_order(groups: torch.Tensor, probabilities: torch.Tensor | None = None
 
 
 def plot_assignment_sharpening(snapshots: Sequence[Mapping[str, torch.Tensor]], names: Sequence[str],
-                               epochs: Sequence[int], figsize: tuple[float, float] = (10, 4)) -> Figure:
+                               epochs: Sequence[int], figsize: tuple[float, float] = (FIGURE_WIDTH, 4)) -> Figure:
     """Soft assignments p (groups × units) of ``names`` at the given epochs (snapshot 0 is the
     initialisation), units ordered by their final group, so sharpening shows as blocks."""
     figure, axes = plt.subplots(len(names), len(epochs), figsize=figsize, squeeze=False)
@@ -100,24 +100,26 @@ def plot_assignment_sharpening(snapshots: Sequence[Mapping[str, torch.Tensor]], 
 
 
 def plot_block_weights(networks: Mapping[str, nn.Module], assignments: SplitAssignments,
-                       layers: Sequence[str], figsize: tuple[float, float] = (10, 6)) -> Figure:
+                       layers: Sequence[str], pairs_per_row: int = 2) -> Figure:
     """|W| (spatial RMS for kernels) of ``layers`` with inputs and outputs ordered by their hard
-    group: one row per network (named on its left), one column per layer; lines mark group boundaries. Each panel is
-    scaled to its layer's 99th percentile (the colour bar) and its title gives the share of the
-    layer's squared weights between groups (:func:`~companion.splitnet.split.off_block_mass`:
-    what the cut drops)."""
+    group: each layer's panels for the ``networks`` side by side, ``pairs_per_row`` layers to a
+    row; lines mark group boundaries. Each panel is scaled to its layer's 99th percentile (the
+    colour bar) and its title gives the share of the layer's squared weights between groups
+    (:func:`~companion.splitnet.split.off_block_mass`: what the cut drops)."""
     hard = assignments.hard_groups()
     by_module = {layer.module: layer for layer in assignments.layers}
-    figure, axes = plt.subplots(len(networks), len(layers), figsize=figsize, squeeze=False, layout="constrained")
-    for row, (title, network) in enumerate(networks.items()):
-        shares = off_block_mass(network, assignments, hard)
-        for column, module_name in enumerate(layers):
-            layer = by_module[module_name]
-            inputs, outputs = hard[layer.input], hard[layer.output]
-            in_order, out_order = _group_order(inputs), _group_order(outputs)
+    shares = {title: off_block_mass(network, assignments, hard) for title, network in networks.items()}
+    columns = pairs_per_row * len(networks)
+    figure, axes = panel_grid(len(layers) * len(networks), 2.3, columns=columns, layout="constrained")
+    panels = iter(axes)
+    for module_name in layers:
+        layer = by_module[module_name]
+        inputs, outputs = hard[layer.input], hard[layer.output]
+        in_order, out_order = _group_order(inputs), _group_order(outputs)
+        for title, network in networks.items():
+            ax = next(panels)
             weight = network.get_submodule(module_name).weight.detach().cpu()
             magnitude = weight_magnitude(weight)[out_order][:, in_order].numpy()
-            ax = axes[row, column]
             image = ax.imshow(magnitude / max(np.quantile(magnitude, 0.99), 1e-12), aspect="auto", cmap="Greys",
                               interpolation="nearest", vmin=0, vmax=1)
             for boundary in np.cumsum(torch.bincount(inputs).numpy())[:-1]:
@@ -126,19 +128,17 @@ def plot_block_weights(networks: Mapping[str, nn.Module], assignments: SplitAssi
                 ax.axhline(boundary - 0.5, color="tab:red", lw=1)
             ax.set_xticks([])
             ax.set_yticks([])
-            where, _, kind = readable(module_name).rpartition(", ")  # "stage 2, block 1" and "conv1"
-            share = f"off-block {100 * shares[module_name]:.1f}%"
-            ax.set_title(f"{where}\n{kind}: {share}" if where else f"{kind}\n{share}", fontsize=8)
-            if column == 0:
-                ax.set_ylabel(f"{title}\noutputs (by group)")
-            if row == len(networks) - 1:
-                ax.set_xlabel("inputs (by group)")
-        figure.colorbar(image, ax=axes[row].tolist(), shrink=0.9, label="|W| / layer's 99th pct.")
+            ax.set_title(f"{readable(module_name)}\n{title}: off-block {100 * shares[title][module_name]:.1f}%",
+                         fontsize=8)
+            ax.set_xlabel("inputs (by group)", fontsize=8)
+            if axes.index(ax) % columns == 0:
+                ax.set_ylabel("outputs (by group)", fontsize=8)
+    figure.colorbar(image, ax=axes, shrink=0.6, label="|W| / layer's 99th pct.")
     return figure
 
 
 def plot_class_groups(images: np.ndarray, labels: np.ndarray, groups: Sequence[Sequence[int]],
-                      examples: int = 3, figsize: tuple[float, float] = (10, 3),
+                      examples: int = 3, figsize: tuple[float, float] = (FIGURE_WIDTH, 3),
                       titles: Sequence[str] | None = None) -> Figure:
     """One row per learned class group: ``examples`` test images of each of its classes; each
     row titled "group i: classes …", after ``titles[i]`` when given (e.g. the seed)."""

@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 
 from companion import paper
 from companion.evidence import RULE, Claim, Decision, Finding, describe, paired_finding, paired_statistics
-from companion.plotting import MODEL_COLORS, seed_points
+from companion.plotting import FIGURE_WIDTH, MODEL_COLORS, seed_points
 from companion.reproduce.plan import planned_records
 from companion.results import load_runs
 from companion.vhcr.designed import DESIGN
@@ -95,7 +95,7 @@ def history(runs: pd.DataFrame) -> pd.DataFrame:
 
 def plot_history(curves: pd.DataFrame, models: Sequence[str]) -> Figure:
     """Training KL per word of z_t (left) and z_conv (right) per epoch: mean over seeds, min–max band."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(FIGURE_WIDTH, 3.6), sharex=True)
     for model in models:
         frame = curves[curves["model"] == model]
         if not len(frame):
@@ -122,7 +122,7 @@ def plot_seeds(seeds: pd.DataFrame) -> Figure:
     """Test NLL (left) and the log10 KL per word of z_t and z_conv (right) per model, every seed a
     dot, the mean ± 1 sd over seeds a black bar (:func:`~companion.plotting.seed_points`; the KL's
     spread is taken on the log scale, where the claims are tested)."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(FIGURE_WIDTH, 3.6))
     order = list(dict.fromkeys(seeds["model"]))
     seed_points(seeds, "model", "NLL", ax=left, order=order)
     left.set_ylabel("test NLL per word (nats)")
@@ -435,7 +435,7 @@ def plot_drop_curve(curve: pd.DataFrame, balance: pd.DataFrame) -> Figure:
     draw (right) against the utterance-drop rate, one line per seed (the seeds the tests pair);
     left, dashed: what an ideal topic-naming z_conv would cost (its KL), and the rates where it
     would pay (shaded, from ``balance``, :func:`ideal_balance`); right, dotted: chance."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(FIGURE_WIDTH, 3.6), sharex=True)
     for seed, group in curve.groupby("seed"):
         left.plot(group["utterance drop"], group["KL z_conv / conversation"].clip(lower=1e-6), marker="o",
                   label=f"seed {seed}")

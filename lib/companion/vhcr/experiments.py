@@ -23,7 +23,7 @@ import torch
 from matplotlib.figure import Figure
 
 from companion.data import batches
-from companion.plotting import MODEL_COLORS
+from companion.plotting import FIGURE_WIDTH, MODEL_COLORS
 from companion.training import (TrainResult, TrainState, checkpoint_fingerprint, checkpoint_folder,
                                 seed_everything, train)
 from companion.vhcr.corpora import DialogueData
@@ -175,7 +175,7 @@ def kl_history(trained: Mapping[str, TrainedVariant], window: int = 10) -> pd.Da
 
 def plot_kl_over_training(history: pd.DataFrame, models: Sequence[str], title: str = "") -> Figure:
     """KL per word of z_utt (left) and z_conv (right) on a log scale against the step, with β dashed."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(FIGURE_WIDTH, 3.6), sharex=True)
     for model in models:
         frame = history[history["model"] == model]
         axes[0].plot(frame["step"], frame["kl_utterance"], color=MODEL_COLORS[model], label=model)
@@ -200,7 +200,7 @@ def plot_kl_over_training(history: pd.DataFrame, models: Sequence[str], title: s
 
 def plot_ablation(table: pd.DataFrame, models: Sequence[str]) -> Figure:
     """Bars of test KL per word (z_utt, z_conv) and NLL per word for ``models`` (rows of ``table``)."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    fig, axes = plt.subplots(1, 2, figsize=(FIGURE_WIDTH, 3.2))
     subset = table.loc[list(models)]
     subset[["KL z_utt", "KL z_conv"]].plot.bar(ax=axes[0], rot=0)
     axes[0].set_ylabel("KL per word (nats)")

@@ -7,6 +7,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
+from companion.plotting import FIGURE_WIDTH
+
 #: The node styles, an observed turn (filled), a latent variable (open circle) and a
 #: deterministic RNN state (square).
 OBSERVED, LATENT, STATE = "observed", "latent", "state"
@@ -34,7 +36,7 @@ def graphical_models(turns: int = 3) -> Figure:
     """HRED, VHRED and VHCR side by side over ``turns`` turns: the generative dependencies (the
     context RNN's state h_t summarises the turns before t; VHRED adds a latent z_t per turn;
     VHCR adds z_conv, on which the context, every z_t and every turn depend)."""
-    figure, axes = plt.subplots(1, 3, figsize=(10.5, 3.4))
+    figure, axes = plt.subplots(1, 3, figsize=(FIGURE_WIDTH, 3.2))
     for ax, model in zip(axes, ("HRED", "VHRED", "VHCR")):
         has_z, has_conv = model != "HRED", model == "VHCR"
         columns = [1.0 + 1.5 * t for t in range(turns)]

@@ -16,7 +16,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from companion.plotting import MODEL_COLORS, seed_points
+from companion.plotting import FIGURE_WIDTH, MODEL_COLORS, panel_grid, seed_points
 from companion.vlae.evaluation import correlation, posterior_moments
 from companion.vlae.experiments import model_label, per_seed
 from companion.vlae.laplace import DAMPING, decoder_linearization, laplace_target
@@ -123,7 +123,7 @@ def update_illustration(model: VLAE, x: torch.Tensor) -> Figure:
     true = grid_values(true_log_posterior(model, x, points), first)
     with torch.no_grad():
         linear = grid_values(FullCovarianceGaussian(target, factor).log_prob(points)[:, 0], first)
-    fig, axes = plt.subplots(1, 4, figsize=(12, 3.4))
+    fig, axes = panel_grid(4, 3.8)
     titles = ["(a) estimate at step t", "(b) linear approximation",
               "(c) solution under linearity", "(d) updated estimate"]
     for index, (ax, title) in enumerate(zip(axes, titles)):
@@ -139,7 +139,7 @@ def update_illustration(model: VLAE, x: torch.Tensor) -> Figure:
             ax.annotate("", xy=updated.reshape(-1).tolist(), xytext=start.reshape(-1).tolist(),
                         arrowprops={"arrowstyle": "->", "color": "tab:red"})
             _point(ax, updated, rf"$\mu_{{t+1}}$ ($\alpha_0$ = {rate:g})", "tab:red")
-        ax.legend(loc="lower left", fontsize=7, framealpha=0.8)
+        ax.legend(loc="lower left", fontsize=9, framealpha=0.8)
     fig.tight_layout()
     return fig
 
@@ -192,8 +192,8 @@ def elbo_landscape(model: VLAE, x: torch.Tensor, samples: int = 64, points: int 
 def posterior_shapes(models: Mapping[str, LatentVariableModel], x: torch.Tensor) -> Figure:
     """Each model's q(z|x) (coloured contours) over its own true posterior p(z|x) (grey)."""
     x = x.reshape(1, -1)
-    fig, axes = plt.subplots(1, len(models), figsize=(3.0 * len(models), 3.2))
-    for ax, (name, model) in zip(np.atleast_1d(axes), models.items()):
+    fig, axes = panel_grid(len(models), 3.2, columns=3)
+    for ax, (name, model) in zip(axes, models.items()):
         center, half_width = posterior_window(model, x)
         first, second, points = latent_grid(center, half_width)
         _landscape(ax, first, second, grid_values(true_log_posterior(model, x, points), first))
@@ -217,7 +217,7 @@ def covariance_matrices(vlae: VLAE, vae: LatentVariableModel, x: torch.Tensor, s
     rows = [(r"VLAE q: $\Lambda_T^{-1}$", learned),
             ("VLAE: true posterior", posterior_moments(vlae, x, samples)[1]),
             ("VAE: true posterior", posterior_moments(vae, x, samples)[1])]
-    fig, axes = plt.subplots(len(rows), len(x), figsize=(2.4 * len(x), 2.3 * len(rows)))
+    fig, axes = plt.subplots(len(rows), len(x), figsize=(min(2.4 * len(x), FIGURE_WIDTH - 1), 2.3 * len(rows)))
     for row, (label, covariances) in enumerate(rows):
         for column in range(len(x)):
             ax = axes[row, column]
@@ -235,7 +235,7 @@ def covariance_matrices(vlae: VLAE, vae: LatentVariableModel, x: torch.Tensor, s
 def learning_curves(histories: Mapping[str, pd.DataFrame]) -> Figure:
     """ELBO per epoch for each model on the fixed training slice and on the test set (equal
     numbers of images, measured after each epoch)."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    fig, axes = panel_grid(2, 3.6, sharey=True)
     for name, history in histories.items():
         axes[0].plot(history["epoch"] + 1, history["train_elbo"], color=COLORS[name], label=TITLES[name])
         axes[1].plot(history["epoch"] + 1, history["test_elbo"], color=COLORS[name], label=TITLES[name])
@@ -257,15 +257,15 @@ def seed_gains(runs: pd.DataFrame) -> Figure:
     frame = frame.assign(label=[model_label(model, steps)
                                 for model, steps in zip(frame["model"], frame["steps"])])
     likelihoods = list(dict.fromkeys(frame["param_likelihood"]))
-    fig, axes = plt.subplots(1, len(likelihoods), figsize=(5.5 * len(likelihoods), 3.4), squeeze=False)
-    for ax, likelihood in zip(axes[0], likelihoods):
+    fig, axes = panel_grid(len(likelihoods), 3.6, columns=1)
+    for ax, likelihood in zip(axes, likelihoods):
         subset = frame[frame["param_likelihood"] == likelihood]
         seed_points(subset, "label", "gain", ax, order=list(dict.fromkeys(subset["label"])))
         ax.axhline(0.0, color="grey", linewidth=0.8)
         ax.set_title(f"{likelihood}: log p(x) − VAE's (nats)", fontsize=10)
         ax.set_xlabel("")
         ax.set_ylabel("")
-        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+        plt.setp(ax.get_xticklabels(), rotation=25, ha="right", rotation_mode="anchor", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -276,8 +276,8 @@ def inference_gaps(table: pd.DataFrame) -> Figure:
     amortisation gap ELBO(q*) − ELBO(q) below, the approximation gap log p(x) − ELBO(q*) above;
     their sum is log p(x) − ELBO(q)."""
     panels = list(table.groupby("likelihood", sort=False)) if "likelihood" in table else [("", table)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 3.4), squeeze=False)
-    for ax, (likelihood, part) in zip(axes[0], panels):
+    fig, axes = panel_grid(len(panels), 3.4, columns=1)
+    for ax, (likelihood, part) in zip(axes, panels):
         labels = [f"{model}\n{split}" for model, split in zip(part["model"], part["split"])]
         positions = np.arange(len(part))
         ax.bar(positions, part["amortisation gap"], color="tab:gray", label="amortisation: ELBO(q*) − ELBO(q)")
@@ -298,9 +298,9 @@ def recorded_learning_curves(runs: pd.DataFrame) -> Figure:
     runs that kept them, one panel per likelihood; each model in its colour (``COLORS``)."""
     kept = runs.dropna(subset=["test_elbo_by_epoch"]) if "test_elbo_by_epoch" in runs else runs.iloc[:0]
     likelihoods = list(dict.fromkeys(kept["param_likelihood"]))
-    fig, axes = plt.subplots(1, max(len(likelihoods), 1), figsize=(6 * max(len(likelihoods), 1), 3.6), squeeze=False)
+    fig, axes = panel_grid(max(len(likelihoods), 1), 3.2, columns=1)
     names = {title: name for name, title in TITLES.items()}
-    for ax, likelihood in zip(axes[0], likelihoods):
+    for ax, likelihood in zip(axes, likelihoods):
         for _, row in kept[kept["param_likelihood"] == likelihood].drop_duplicates(["model", "steps"]).iterrows():
             colour = COLORS[names[row["model"]]]
             epochs = np.arange(1, len(row["test_elbo_by_epoch"]) + 1)
@@ -311,6 +311,6 @@ def recorded_learning_curves(runs: pd.DataFrame) -> Figure:
         ax.set_xlabel("epoch")
         ax.set_ylabel("ELBO, nats per image")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
