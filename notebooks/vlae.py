@@ -336,17 +336,18 @@ experiments.table1_comparison(recorded, reported)
 # The paper's claims decided on our runs, per setting, on paired differences over seeds (the
 # rule of {py:mod}`companion.evidence`, the one the summary page applies: the p-values of the
 # paper's claims over all settings at this scale are one family, adjusted by Holm's method, and
-# the verdict is decided on the adjusted one):
+# the verdict is decided on the adjusted one; folded, click to show):
 
-# %%
+# %% tags=["hide-output"]
 decisions = decide(evidence.findings(params.profile, recorded))
 with pd.option_context("display.max_colwidth", None):
     display(decision_frame(decisions))
 
 # %% [markdown]
-# Every model's $\log p(x)$ for every recorded seed, the numbers behind the spreads above:
+# Every model's $\log p(x)$ for every recorded seed, the numbers behind the spreads above
+# (folded; click to show):
 
-# %%
+# %% tags=["hide-output"]
 experiments.seed_table(recorded)
 
 # %%
@@ -459,9 +460,10 @@ experiments.seed_table(long_runs) if len(long_runs) else Markdown("No `cpu-long`
 # The decomposition of the CPU run above, recorded by `cpu-long` runs: seed 0 of the four models
 # of Table 1 at $T$ = 4, trained again to record it on 200 test and 200 training images, and the
 # VAE and the authors' SA-VAE in the runs that trained them beside VAE+IAF (100 images each, the
-# mean over their seeds). `runs` counts the runs behind a row; nats per image:
+# mean over their seeds). `runs` counts the runs behind a row; nats per image (folded, click to
+# show; the figure below draws its seed-0 rows):
 
-# %% tags=["full-width"]
+# %% tags=["full-width", "hide-output"]
 long_gaps = experiments.recorded_gaps(long_runs)
 quoted = {  # the numbers the text below quotes: (likelihood, model, split, column)
     "vae_test_amortisation": ("gaussian", "VAE", "test", "amortisation gap"),
