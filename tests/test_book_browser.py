@@ -372,10 +372,15 @@ LEGIBLE = 0.72
 _SHRUNK = """images.map(image => [image.getBoundingClientRect().width / (image.naturalWidth / 2),
                           (image.closest("figure")?.querySelector("figcaption")?.textContent || "").trim().slice(0, 12)])
                 .filter(([scale]) => scale < %s)""" % LEGIBLE
+# Each image of ``images`` drawn out of its proportions (by more than 2%): [width/height ratio, caption].
+_DISTORTED = """images.map(image => [(image.getBoundingClientRect().width / image.getBoundingClientRect().height)
+                           / (image.naturalWidth / image.naturalHeight),
+                           (image.closest("figure")?.querySelector("figcaption")?.textContent || "").trim().slice(0, 12)])
+                .filter(([ratio]) => Math.abs(ratio - 1) > 0.02)"""
 
 # The summary as a reader checks it: a badge per claim row, every figure numbered and captioned,
-# no "nan" in any table, at a phone's width nothing wider than the screen, and at a desk's every
-# figure legible.
+# no "nan" in any table, at a phone's width nothing wider than the screen, at a desk's every
+# figure legible, and no figure out of its proportions.
 _LEDGER = """() => {
   const rows = Array.from(document.querySelectorAll("table.ledger tbody tr:not(.ledger-claim)"));
   const figures = Array.from(document.querySelectorAll("article figure"));
@@ -389,8 +394,9 @@ _LEDGER = """() => {
               .filter(cell => /^\\s*nan\\s*$/i.test(cell.textContent)).length,
     sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
     shrunk: ((images) => %s)(Array.from(document.querySelectorAll("article figure img"))),
+    distorted: ((images) => %s)(Array.from(document.querySelectorAll("article figure img"))),
   };
-}""" % _SHRUNK
+}""" % (_SHRUNK, _DISTORTED)
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -413,11 +419,12 @@ def test_the_summary_is_a_claims_ledger_at_a_desk_and_on_a_phone(width: int, ser
     assert found["sideways"] <= 1, f"the page scrolls sideways by {found['sideways']} px at {width} px"
     if width >= 1280:
         assert not found["shrunk"], f"figures shown below {LEGIBLE} of their size (scale, caption): {found['shrunk']}"
+    assert not found["distorted"], f"figures drawn out of proportion (ratio, caption): {found['distorted']}"
 
 
 # A chapter as a reader checks it: every figure of an output numbered and captioned, no "NaN"
-# in any table, the set-up cells folded, at a phone's width nothing wider than the screen, and
-# at a desk's every figure legible.
+# in any table, the set-up cells folded, at a phone's width nothing wider than the screen, at a
+# desk's every figure legible, and no figure out of its proportions.
 _CHAPTER = """() => {
   const article = document.querySelector("article");
   const outputImages = Array.from(article.querySelectorAll(".cell_output img"));
@@ -432,8 +439,9 @@ _CHAPTER = """() => {
     foldedParameters: article.querySelectorAll(".tag_parameters.tag_hide-cell").length,
     sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
     shrunk: ((images) => %s)(Array.from(article.querySelectorAll("img"))),
+    distorted: ((images) => %s)(Array.from(article.querySelectorAll("img"))),
   };
-}""" % _SHRUNK
+}""" % (_SHRUNK, _DISTORTED)
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -454,3 +462,4 @@ def test_a_chapter_captions_every_figure_and_shows_no_nan(page_path: str, width:
     assert found["sideways"] <= 1, f"the page scrolls sideways by {found['sideways']} px at {width} px"
     if width >= 1280:
         assert not found["shrunk"], f"figures shown below {LEGIBLE} of their size (scale, caption): {found['shrunk']}"
+    assert not found["distorted"], f"figures drawn out of proportion (ratio, caption): {found['distorted']}"
