@@ -307,7 +307,7 @@ plt.show()
 # of group labels) beside what random groupings of the same sizes reach, and the share of
 # random groupings that agree at least as well (p).
 
-# %%
+# %% tags=["hide-input"]
 initial_classes, final_classes = grouping.snapshots[0]["classes"], grouping.snapshots[-1]["classes"]
 grouping_facts = evidence.grouping_record(initial_classes, final_classes)
 implied = experiments.baseline_grouping(params, baseline)
@@ -365,7 +365,7 @@ show(this_run.round(2), atol=2.5, columns={"params": 600, "flops": 8500, "params
 # one or two images; compare the *ordering* of SplitNet, SplitNet-R and the baseline, not the
 # absolute numbers.
 
-# %% tags=["full-width"]
+# %% tags=["full-width", "hide-input"]
 profile_runs = results.load_runs("splitnet", profile=params.profile)
 same = experiments.same_procedure(profile_runs, params)
 glue("other_procedure_runs", int(profile_runs.loc[~same, "run_id"].nunique()), display=False)
@@ -392,7 +392,7 @@ plt.show()
 # (negative when the learned groups do better), and SplitNet's error at the end of the grouping
 # phase and right after the cut.
 
-# %% tags=["full-width"]
+# %% tags=["full-width", "hide-input"]
 versus = experiments.learned_vs_random(recorded)
 # as in the table above: errors within 2.5 points (differences within 5), and which arm won
 # may turn on one test image in a single-seed run
@@ -467,7 +467,7 @@ if gpus:
     speed.measure_and_record(speed.SpeedSettings(depth=params.depth, width=params.width, batches=500,
                                                  trees=(params.groups,), devices=gpus))
 
-# %% tags=["full-width"]
+# %% tags=["full-width", "hide-input"]
 table5 = experiments.table5_comparison(results.load_runs("splitnet/parallel"), paper.reported("splitnet_table5"))
 deep = table5[table5["tree"] == "2-2-2"].set_index("network")
 for name, network in [("small", "WRN-16-2, batch 100"), ("large", "WRN-16-4, batch 50")]:
@@ -511,7 +511,7 @@ table5
 # --profile cpu-long --chapters splitnet` makes or resumes them). Records made with earlier
 # settings of the profile stay in the store, not pooled with these.
 
-# %%
+# %% tags=["hide-input"]
 long_params = PROFILES["cpu-long"]
 settings_grid_seeds = GRID["cpu-long"]["seed"]
 long_runs = results.load_runs("splitnet", profile="cpu-long", keys=planned_keys("splitnet", "cpu-long"))
@@ -559,7 +559,7 @@ long_cut.round(3)
 # have, is reached by 100 of them; 0.8 by 25, 1.0 by one), and per seed the classes kept from the
 # initial arg-max of the logits (0.5 for a grouping blind to it).
 
-# %% tags=["full-width", "hide-output"]
+# %% tags=["full-width", "hide-output", "hide-input"]
 long_confusion = evidence.confusion_table(long_runs)
 long_groupings = evidence.grouping_table(long_runs)
 long_cross = evidence.cross_seed_table(long_runs)
@@ -583,7 +583,7 @@ long_cross.round(3)
 # tests compare two networks on one test set — they say how sure one seed is, not whether the
 # method helps. Then the claims decided on these records (the decisions the summary page shows).
 
-# %% tags=["full-width"]
+# %% tags=["full-width", "hide-input"]
 glue("relative_margin", f"{100 * evidence.RELATIVE_MARGIN:.1f}", display=False)
 long_decisions = decide(evidence.findings("cpu-long"))
 glue("long_verdict", evidence.decisions_sentence(long_decisions), display=False)
@@ -645,7 +645,7 @@ pd.DataFrame(differences_from_paper()).set_index("parameter")
 # error). Earlier pilots (without the cut columns) chose the logits' scale and the baseline start;
 # the recent ones chose the schedule.
 
-# %% tags=["full-width", "hide-output"]
+# %% tags=["full-width", "hide-output", "hide-input"]
 pilot = results.load_runs("splitnet/grouping-pilot")
 pilot = pilot[pilot["param_dataset"] == "mnist5k"] if len(pilot) else pilot
 pilot_table = evidence.pilot_summary(pilot).set_index(["baseline seed", "procedure"]) if len(pilot) else pd.DataFrame()

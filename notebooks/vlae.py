@@ -350,7 +350,7 @@ with pd.option_context("display.max_colwidth", None):
 # %% tags=["hide-output"]
 experiments.seed_table(recorded)
 
-# %%
+# %% tags=["hide-input"]
 if {"vae", "vlae"} <= set(params.models):
     setting = experiments.setting_of(params)
     means = experiments.seed_statistics(recorded).set_index(["setting", "model", "steps"])["mean"]
@@ -402,7 +402,7 @@ if {"vae", "vlae"} <= set(params.models):
 # likelihood, is in `companion.vlae.settings`. How many of the planned runs are recorded, and the
 # wall time they took (two at a time, one per core of a two-core machine):
 
-# %%
+# %% tags=["hide-input"]
 from companion.evidence import RULE
 from companion.reproduce.plan import coverage, coverage_sentence, planned_records
 
@@ -463,7 +463,7 @@ experiments.seed_table(long_runs) if len(long_runs) else Markdown("No `cpu-long`
 # mean over their seeds). `runs` counts the runs behind a row; nats per image (folded, click to
 # show; the figure below draws its seed-0 rows):
 
-# %% tags=["full-width", "hide-output"]
+# %% tags=["full-width", "hide-output", "hide-input"]
 long_gaps = experiments.recorded_gaps(long_runs)
 quoted = {  # the numbers the text below quotes: (likelihood, model, split, column)
     "vae_test_amortisation": ("gaussian", "VAE", "test", "amortisation gap"),
@@ -549,7 +549,7 @@ if len(long_gaps):
 # Each run that recorded its decomposition, its models' two estimates and their gains over the
 # VAE of the same run (nats per image):
 
-# %%
+# %% tags=["hide-input"]
 estimates = experiments.estimator_check(long_runs)
 widest_estimates = (estimates[estimates["images"] == estimates["images"].max()].set_index(["likelihood", "model"])
                     if len(estimates) else None)
@@ -599,7 +599,7 @@ experiments.retrained_agreement(long_runs).round(3)
 # image (a density of logit-space values: more negative than on $[0, 1]$ pixels); the gain over
 # the VAE is paired within each run:
 
-# %%
+# %% tags=["hide-input"]
 authors_code = paper.reported("vlae_authors_code")
 logit_table = experiments.authors_code_table(logit_runs, authors_code) if len(logit_runs) else None
 for name, row in {"vlae": "VLAE (T=4)", "savae": "SA-VAE (T=4)", "savae_authors": "SA-VAE, authors' step (T=4)",
@@ -634,7 +634,7 @@ logit_table if logit_table is not None else authors_code.drop(columns=["source"]
 # (the last table): on logit-transformed pixels the whole gain measured from each model's own $q$
 # is the VAE's weaker proposal, not a better model.
 
-# %% tags=["full-width"]
+# %% tags=["full-width", "hide-input"]
 logit_gaps = experiments.recorded_gaps(logit_runs)
 logit_at = logit_gaps.set_index(["model", "split"]) if len(logit_gaps) else None
 for name, (model, split, column) in {
