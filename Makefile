@@ -39,7 +39,7 @@ TEST_PATHS := $(if $(filter command line,$(origin CHAPTERS)),tests $(foreach cha
 PYTEST_WORKERS ?= 2
 
 test: install mathjax
-	$(BIN)/pytest --nbval -n $(PYTEST_WORKERS) --dist loadfile $(TEST_PATHS)
+	$(BIN)/pytest --nbval -n $(PYTEST_WORKERS) --dist loadfile --durations=25 $(TEST_PATHS)
 
 # The chapters re-run under kernels other CPUs would pick, compared with the committed outputs
 # (results within the tolerances the chapters state, everything else exactly): what `make test`
